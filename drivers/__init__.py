@@ -1,0 +1,1 @@
+"""Transports for ``rpc``: each implements the ``rpc.driver.Driver`` protocol."""

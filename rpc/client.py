@@ -1,0 +1,143 @@
+"""RPCClient: cast and call to a target, with version caps and timeouts."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from rpc import envelope
+from rpc import version as versions
+from rpc.errors import InvalidTarget, RPCVersionCapError
+from rpc.serializer import NoOpSerializer, Serializer
+from rpc.target import Target
+from rpc.transport import Transport
+
+_TARGET_FIELDS: Final = ("exchange", "topic", "namespace", "version", "server", "fanout")
+_OPTION_FIELDS: Final = ("timeout", "version_cap", "retry", "call_monitor_timeout")
+
+
+class RPCClient:
+    """Sends requests to ``target``. Immutable: ``prepare()`` returns a new client.
+
+    ``timeout`` None uses the transport's response timeout (60 s by default);
+    ``version_cap`` limits the versions this client may send (checked at
+    cast/call time, before anything is sent); ``retry`` is passed to the driver
+    (None: forever, 0: one attempt, N: N+1 attempts); ``call_monitor_timeout``
+    asks the server for heartbeats so long calls survive while it is alive.
+    """
+
+    __slots__ = (
+        "_noop",
+        "call_monitor_timeout",
+        "retry",
+        "serializer",
+        "target",
+        "timeout",
+        "transport",
+        "version_cap",
+    )
+
+    def __init__(
+        self,
+        transport: Transport,
+        target: Target,
+        *,
+        timeout: float | None = None,
+        version_cap: str | None = None,
+        serializer: Serializer | None = None,
+        retry: int | None = None,
+        call_monitor_timeout: float | None = None,
+    ) -> None:
+        self.transport = transport
+        self.target = target
+        self.timeout = timeout
+        self.version_cap = version_cap
+        self.serializer: Serializer = serializer or NoOpSerializer()
+        self._noop = type(self.serializer) is NoOpSerializer
+        self.retry = retry
+        self.call_monitor_timeout = call_monitor_timeout
+
+    def prepare(self, **overrides: Any) -> RPCClient:
+        """A client with some target fields or options replaced.
+
+        Accepts exchange, topic, namespace, version, server, fanout, timeout,
+        version_cap, retry and call_monitor_timeout; an explicit None clears an
+        inherited value. A malformed version raises MessagingException.
+        """
+        unknown = set(overrides) - {*_TARGET_FIELDS, *_OPTION_FIELDS}
+        if unknown:
+            raise TypeError(f"prepare() got unexpected arguments {sorted(unknown)}")
+        if overrides.get("version") is not None:
+            versions.validate(overrides["version"])
+        target_changes = {k: overrides[k] for k in _TARGET_FIELDS if k in overrides}
+        target = self.target(**target_changes) if target_changes else self.target
+        options = {k: overrides.get(k, getattr(self, k)) for k in _OPTION_FIELDS}
+        return RPCClient(self.transport, target, serializer=self.serializer, **options)
+
+    def can_send_version(self, version: str | object | None = ...) -> bool:
+        """Whether ``version`` (default: the target's) is allowed by the version cap."""
+        if version is ...:
+            wanted = self.target.version
+        else:
+            if version is not None:
+                versions.validate(version)  # type: ignore[arg-type]
+            wanted = version  # type: ignore[assignment]
+        return versions.is_compatible(self.version_cap, wanted)
+
+    def _encode(self, ctxt: Any, method: str, kwargs: dict[str, Any], **call: Any) -> bytes:
+        target = self.target
+        serializer = self.serializer
+        if not self._noop:
+            kwargs = {k: serializer.serialize_entity(ctxt, v) for k, v in kwargs.items()}
+        context = serializer.serialize_context(ctxt)
+        if self.version_cap is not None and not versions.is_compatible(
+            self.version_cap, target.version
+        ):
+            raise RPCVersionCapError(target.version, self.version_cap)
+        try:
+            return envelope.encode_request(
+                method,
+                kwargs,
+                context,
+                namespace=target.namespace,
+                version=target.version,
+                **call,
+            )
+        except envelope.MalformedMessage as exc:
+            raise TypeError(f"cannot send {method}: {exc}") from exc.__cause__
+
+    async def cast(self, ctxt: Any, method: str, **kwargs: Any) -> None:
+        """Send ``method(**kwargs)`` without waiting for a result (at most once)."""
+        body = self._encode(ctxt, method, kwargs)
+        await self.transport.cast(self.target, body, self.retry)
+
+    async def call(self, ctxt: Any, method: str, **kwargs: Any) -> Any:
+        """Invoke ``method(**kwargs)`` remotely and return its result (at most once).
+
+        Raises the remote exception (rebuilt or as RemoteError), MessagingTimeout,
+        InvalidTarget for a fanout target, RPCVersionCapError before sending.
+        """
+        if self.target.fanout:
+            raise InvalidTarget("A call cannot be used with fanout", self.target)
+        transport = self.transport
+        timeout = self.timeout if self.timeout is not None else transport.response_timeout
+        msg_id = envelope.new_id()
+        reply_q = transport.replies.known_address or await transport.replies.address()
+        body = self._encode(
+            ctxt,
+            method,
+            kwargs,
+            msg_id=msg_id,
+            reply_q=reply_q,
+            call_monitor_timeout=self.call_monitor_timeout,
+        )
+        result = await transport.call(
+            self.target,
+            msg_id,
+            body,
+            timeout=timeout,
+            monitor=self.call_monitor_timeout,
+            retry=self.retry,
+        )
+        if self._noop:
+            return result
+        return self.serializer.deserialize_entity(ctxt, result)

@@ -1,0 +1,89 @@
+"""Exceptions across the wire: an exception becomes a failure record and back.
+
+The record is oslo.messaging's JSON object (class, module, message, tb, args,
+kwargs). A client rebuilds the exception as ``cls(*args, **kwargs)`` only for
+builtins, for ``rpc.errors`` and for modules the transport allows; the remote
+traceback is attached as a note (no ``__class__`` swapping). Anything else
+becomes ``RemoteError``.
+"""
+
+from __future__ import annotations
+
+import builtins
+import importlib
+import logging
+import sys
+import traceback
+from collections.abc import Iterable
+from typing import Any
+
+import msgspec
+
+from rpc.errors import RemoteError
+
+LOG = logging.getLogger(__name__)
+
+_REMOTE = "_Remote"
+_ALWAYS_ALLOWED = frozenset({"builtins", "exceptions", "rpc.errors"})
+
+
+class Failure(msgspec.Struct, omit_defaults=False):
+    """The failure record, field names as oslo.messaging sends them."""
+
+    cls: str = msgspec.field(name="class")
+    module: str
+    message: str
+    tb: list[str] = []
+    args: list[Any] = []
+    kwargs: dict[str, Any] = {}
+
+
+_encoder = msgspec.json.Encoder(enc_hook=repr)
+_decoder = msgspec.json.Decoder(Failure)
+
+
+def serialize(exc: BaseException) -> str:
+    """The failure record of ``exc`` as a JSON string (it travels as a string)."""
+    cls_name, module = type(exc).__name__, type(exc).__module__
+    if cls_name.endswith(_REMOTE) and module.endswith(_REMOTE):
+        cls_name, module = cls_name[: -len(_REMOTE)], module[: -len(_REMOTE)]
+    kwargs = getattr(exc, "kwargs", None)
+    record = Failure(
+        cls=cls_name,
+        module=module,
+        message=str(exc),
+        tb=traceback.format_exception(type(exc), exc, exc.__traceback__),
+        args=list(exc.args),
+        kwargs=kwargs if isinstance(kwargs, dict) else {},
+    )
+    return _encoder.encode(record).decode()
+
+
+def deserialize(data: str | bytes, allowed_modules: Iterable[str] = ()) -> Exception:
+    """Rebuild the exception a failure record describes, or a ``RemoteError``."""
+    try:
+        record = _decoder.decode(data)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        return RemoteError("UnknownFailure", f"undecodable failure record: {exc}", [])
+    module = "builtins" if record.module == "exceptions" else record.module
+    if module not in _ALWAYS_ALLOWED and module not in allowed_modules:
+        return RemoteError(record.cls, record.message, record.tb)
+    try:
+        klass = _find_class(module, record.cls)
+        exc = klass(*record.args, **record.kwargs)
+    except Exception as err:  # a constructor may reject the recorded arguments
+        LOG.warning("cannot rebuild remote %s.%s: %s", module, record.cls, err)
+        return RemoteError(record.cls, record.message, record.tb)
+    exc.add_note("Remote traceback:\n" + "".join(record.tb))
+    return exc
+
+
+def _find_class(module: str, name: str) -> type[Exception]:
+    if module == "builtins":
+        klass = getattr(builtins, name)
+    else:
+        mod = sys.modules.get(module) or importlib.import_module(module)
+        klass = getattr(mod, name)
+    if not (isinstance(klass, type) and issubclass(klass, Exception)):
+        raise TypeError(f"{module}.{name} is not an Exception")
+    return klass

@@ -1,0 +1,272 @@
+"""RPCServer: consume a target's queues, dispatch, reply; drain on stop.
+
+Lifecycle, as oslo.messaging: ``start()`` subscribes (a second start while
+running only warns); ``stop()`` stops consuming and returns at once, while
+messages already received still run; ``wait()`` returns when every one of them
+has finished and replied, then releases the subscription. After ``wait()`` the
+server may be started again. ``abort()`` is the crash path: it cancels what is
+running instead of draining it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any
+
+from rpc import envelope, failures
+from rpc.dispatcher import Dispatcher, Method
+from rpc.driver import Delivery, Listener
+from rpc.endpoint import RPCAccessPolicyBase
+from rpc.errors import ExpectedException, InvalidTarget, MalformedMessage, RPCDispatcherError
+from rpc.serializer import NoOpSerializer, Serializer
+from rpc.target import Target
+from rpc.transport import Transport
+
+LOG = logging.getLogger(__name__)
+
+DEFAULT_MAX_CONCURRENCY = 64
+_DUPLICATE_WINDOW = 16
+
+
+class RPCServer:
+    """Serves ``endpoints`` on ``target`` (topic and server required at start)."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        target: Target,
+        endpoints: Sequence[object],
+        *,
+        serializer: Serializer | None = None,
+        access_policy: type[RPCAccessPolicyBase] | None = None,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+    ) -> None:
+        if max_concurrency < 1:
+            raise ValueError("max_concurrency must be at least 1")
+        self.transport = transport
+        self.target = target
+        self.dispatcher = Dispatcher(endpoints, access_policy)
+        self.serializer: Serializer = serializer or NoOpSerializer()
+        self._noop = type(self.serializer) is NoOpSerializer
+        self.max_concurrency = max_concurrency
+        self._listener: Listener | None = None
+        self._running = False
+        self._stopped = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._backlog: collections.deque[Delivery] = collections.deque()
+        self._seen: collections.deque[str] = collections.deque(maxlen=_DUPLICATE_WINDOW)
+        self._lock = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        return f"<RPCServer {self.target!r}>"
+
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    async def start(self) -> None:
+        """Subscribe to the target's topic, server and fanout queues."""
+        async with self._lock:
+            if self._running:
+                LOG.warning("%r: start() called while running; ignored", self)
+                return
+            if not self.target.topic or not self.target.server:
+                raise InvalidTarget(
+                    "A server's target must have topic and server names specified", self.target
+                )
+            self._stopped.clear()
+            self._listener = await self.transport.driver.listen(self.target, self._on_message)
+            self._running = True
+
+    async def stop(self) -> None:
+        """Stop consuming; what was already received keeps running. Idempotent."""
+        async with self._lock:
+            if not self._running:
+                return
+            self._running = False
+            if self._listener is not None:
+                await self._listener.stop()
+            self._stopped.set()
+
+    async def wait(self, timeout: float | None = None) -> None:
+        """Wait for stop(), then for everything received to finish and reply."""
+        async with asyncio.timeout(timeout):
+            if self._running:
+                await self._stopped.wait()
+            while self._tasks or self._backlog:
+                await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            await self._release()
+
+    async def abort(self) -> None:
+        """Stop consuming and cancel every running dispatch (a crash, not a drain)."""
+        self._backlog.clear()
+        await self.stop()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._release()
+
+    async def _release(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            await listener.close()
+
+    async def __aenter__(self) -> RPCServer:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+        await self.wait()
+
+    # -- per message -----------------------------------------------------
+    # The hot path: one task per message, few frames, nothing computed twice.
+
+    def _on_message(self, delivery: Delivery) -> None:
+        if len(self._tasks) < self.max_concurrency:
+            task = asyncio.get_running_loop().create_task(self._handle(delivery))
+            self._tasks.add(task)
+        else:
+            self._backlog.append(delivery)
+
+    async def _handle(self, delivery: Delivery) -> None:
+        try:
+            await self._serve(delivery.body)
+        finally:
+            self._tasks.discard(asyncio.current_task())  # type: ignore[arg-type]
+            if self._backlog and len(self._tasks) < self.max_concurrency:
+                self._on_message(self._backlog.popleft())
+            settled = delivery.done()
+            if settled is not None:
+                await settled
+
+    async def _serve(self, body: bytes) -> None:
+        try:
+            request = envelope.decode_request(body)
+        except MalformedMessage as exc:
+            await self._refuse(exc)
+            return
+        unique_id = request.unique_id
+        if unique_id is not None:
+            if unique_id in self._seen:
+                LOG.info("%r: dropped duplicate message %s", self, unique_id)
+                return
+            self._seen.append(unique_id)
+        heartbeat = self._start_heartbeat(request) if request.client_timeout else None
+        try:
+            method = self.dispatcher.lookup(request.namespace, request.version, request.method)
+            result = await self._invoke(method, request)
+        except Exception as exc:
+            self._log_failure(request, exc)
+            if request.msg_id and request.reply_q:
+                await self._reply_failure(request.msg_id, request.reply_q, exc)
+            return
+        finally:
+            if heartbeat is not None:
+                heartbeat.cancel()
+        if request.msg_id and request.reply_q:
+            try:
+                body = envelope.encode_reply(request.msg_id, result=result)
+            except MalformedMessage as exc:
+                LOG.error("%r: result of %s cannot be sent: %s", self, request.method, exc)
+                error = TypeError(f"result of {request.method} cannot be encoded: {exc}")
+                await self._reply_failure(request.msg_id, request.reply_q, error)
+                return
+            await self._send_reply(request.reply_q, body)
+
+    async def _invoke(self, method: Method, request: envelope.Request) -> Any:
+        if self._noop:
+            result = method.func(request.context, **request.args)
+            return (await result) if method.is_async else result
+        serializer = self.serializer
+        ctxt = serializer.deserialize_context(request.context)
+        args = {k: serializer.deserialize_entity(ctxt, v) for k, v in request.args.items()}
+        result = method.func(ctxt, **args)
+        if method.is_async:
+            result = await result
+        return serializer.serialize_entity(ctxt, result)
+
+    def _log_failure(self, request: envelope.Request, exc: Exception) -> None:
+        if isinstance(exc, RPCDispatcherError):
+            LOG.error("%r: %s", self, exc)
+        elif isinstance(exc, ExpectedException):
+            LOG.debug("%r: expected exception from %s", self, request.method, exc_info=True)
+        else:
+            LOG.error("%r: %s failed", self, request.method, exc_info=exc)
+
+    async def _refuse(self, exc: MalformedMessage) -> None:
+        LOG.error("%r: dropped a malformed message: %s", self, exc)
+        msg_id, reply_q = exc.kwargs.get("msg_id"), exc.kwargs.get("reply_q")
+        if msg_id and reply_q:
+            await self._reply_failure(msg_id, reply_q, MalformedMessage(str(exc)))
+
+    async def _reply_failure(self, msg_id: str, reply_q: str, exc: BaseException) -> None:
+        if isinstance(exc, ExpectedException):
+            exc = exc.exc_info[1] or exc
+        try:
+            body = envelope.encode_reply(msg_id, failure=failures.serialize(exc))
+        except Exception:
+            LOG.exception("%r: could not encode the failure for %s", self, msg_id)
+            return
+        await self._send_reply(reply_q, body)
+
+    async def _send_reply(self, reply_q: str, body: bytes) -> None:
+        try:
+            await self.transport.driver.reply(reply_q, body)
+        except Exception:
+            LOG.exception("%r: could not reply to %s", self, reply_q)
+
+    def _start_heartbeat(self, request: envelope.Request) -> asyncio.Task[None] | None:
+        if not (request.msg_id and request.reply_q):
+            return None
+        try:
+            interval = int(request.client_timeout) / 2
+        except (TypeError, ValueError):
+            interval = 0
+        if interval < 1:
+            LOG.warning(
+                "%r: call_monitor_timeout %r too small; no heartbeats", self, request.client_timeout
+            )
+            return None
+        return asyncio.get_running_loop().create_task(self._heartbeat(request, interval))
+
+    async def _heartbeat(self, request: envelope.Request, interval: float) -> None:
+        assert request.msg_id is not None and request.reply_q is not None
+        body = envelope.encode_reply(request.msg_id, ending=False)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.transport.driver.reply(request.reply_q, body)
+            except Exception as exc:
+                LOG.info("%r: heartbeat failed, no more heartbeats: %s", self, exc)
+                return
+
+
+def get_rpc_server(
+    transport: Transport,
+    target: Target,
+    endpoints: Sequence[object],
+    *,
+    serializer: Serializer | None = None,
+    access_policy: type[RPCAccessPolicyBase] | None = None,
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+) -> RPCServer:
+    """Build (not start) a server; endpoints are checked now, the target at start."""
+    return RPCServer(
+        transport,
+        target,
+        endpoints,
+        serializer=serializer,
+        access_policy=access_policy,
+        max_concurrency=max_concurrency,
+    )

@@ -1,0 +1,47 @@
+"""Version strings ``'MAJOR.MINOR[.REVISION]'`` compared as integers."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from rpc.errors import MessagingException
+
+VersionTuple = tuple[int, int, int]
+
+
+@lru_cache(maxsize=1024)
+def parse(version: str) -> VersionTuple:
+    """Parse once; '4.10' > '4.9', '4.05' == '4.5', a missing revision is 0.
+
+    Raises ValueError for fewer than two parts or a part that is not an integer.
+    """
+    parts = version.split(".")
+    if len(parts) < 2 or len(parts) > 3:
+        raise ValueError(f"bad version {version!r}")
+    major, minor = int(parts[0]), int(parts[1])
+    rev = int(parts[2]) if len(parts) == 3 else 0
+    return major, minor, rev
+
+
+def is_compatible(implemented: str | None, requested: str | None) -> bool:
+    """True when a peer implementing ``implemented`` (or a cap) accepts ``requested``.
+
+    No ``implemented`` value accepts anything; no ``requested`` value is refused.
+    Majors must be equal; the requested minor (then revision) must not be newer.
+    """
+    if implemented is None:
+        return True
+    if requested is None:
+        return False
+    have, want = parse(implemented), parse(requested)
+    return have[0] == want[0] and want[1:] <= have[1:]
+
+
+def validate(version: str) -> None:
+    """Raise MessagingException unless ``version`` has a major and a minor integer."""
+    try:
+        parse(version)
+    except (ValueError, AttributeError):
+        raise MessagingException(
+            f"Version must contain a major and minor integer. Got {version}"
+        ) from None
