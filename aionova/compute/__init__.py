@@ -1,0 +1,1 @@
+"""nova-compute: builds instances on a hypervisor; holds no database."""

@@ -1,0 +1,185 @@
+"""The compute API: what the REST layer calls. Validates, writes, records actions, casts."""
+
+from __future__ import annotations
+
+import functools
+import uuid as uuidlib
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+import rpc
+from aionova import exception
+from aionova.conductor.rpcapi import ComputeTaskAPI
+from aionova.config import Config
+from aionova.context import RequestContext
+from aionova.db import Database
+from aionova.objects import Destination, Flavor, ImageMeta, Instance, InstanceFault, RequestSpec
+from aionova.servicegroup import ServiceGroupAPI
+from aionova.states import power_state, task_states, vm_states
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def check_instance_state(
+    vm_state: Sequence[str] | None = None,
+    task_state: Sequence[str | None] | object = (None,),
+    must_have_launched: bool = True,
+) -> Callable[
+    [Callable[Concatenate[Any, RequestContext, Instance, P], Awaitable[R]]],
+    Callable[Concatenate[Any, RequestContext, Instance, P], Awaitable[R]],
+]:
+    """Refuse an operation (``InstanceInvalidState``) unless the instance is in an allowed state.
+
+    ``task_state=None`` disables the task check; the default allows only idle instances.
+    """
+
+    def outer(func: Any) -> Any:
+        @functools.wraps(func)
+        async def inner(self: Any, ctxt: RequestContext, instance: Instance, *a: Any, **k: Any):
+            method = func.__name__
+            if vm_state is not None and instance.vm_state not in vm_state:
+                raise exception.InstanceInvalidState(
+                    attr="vm_state",
+                    instance_uuid=instance.uuid,
+                    state=instance.vm_state,
+                    method=method,
+                )
+            if task_state is not None and instance.task_state not in task_state:  # type: ignore[operator]
+                raise exception.InstanceInvalidState(
+                    attr="task_state",
+                    instance_uuid=instance.uuid,
+                    state=instance.task_state,
+                    method=method,
+                )
+            if must_have_launched and instance.launched_at is None:
+                raise exception.InstanceInvalidState(
+                    attr="launched_at", instance_uuid=instance.uuid, state=None, method=method
+                )
+            return await func(self, ctxt, instance, *a, **k)
+
+        return inner
+
+    return outer
+
+
+def _parse_availability_zone(az: str | None) -> tuple[str | None, str | None, str | None]:
+    """ "az:host[:node]" forces a host (and node)."""
+    if not az or ":" not in az:
+        return az, None, None
+    zone, _, rest = az.partition(":")
+    host, _, node = rest.partition(":")
+    return zone or None, host or None, node or None
+
+
+class API:
+    """Compute API on the shared database and the conductor's compute_task client."""
+
+    def __init__(self, db: Database, transport: rpc.Transport, config: Config) -> None:
+        self.db, self.config = db, config
+        self.compute_task_api = ComputeTaskAPI(transport, config)
+        d = config.DEFAULT
+        self.servicegroup = ServiceGroupAPI(d.report_interval, d.service_down_time)
+
+    async def create(
+        self,
+        ctxt: RequestContext,
+        flavor_id: str,
+        image_ref: str | None,
+        *,
+        name: str = "",
+        min_count: int = 1,
+        max_count: int | None = None,
+        availability_zone: str | None = None,
+        metadata: dict[str, str] | None = None,
+        admin_password: str | None = None,
+        requested_host: str | None = None,
+    ) -> tuple[list[Instance], str]:
+        """Create instances (BUILDING / scheduling), action ``create``, and cast the build."""
+        flavor = await self.db.flavor_get_by_flavor_id(ctxt, flavor_id)
+        image = await self.db.image_get(ctxt, image_ref) if image_ref else None
+        self._check_image_fits(flavor, image)
+        count = max(min_count, max_count or min_count)
+        if count < 1:
+            raise exception.InvalidRequest(reason="min_count must be at least 1")
+        zone, host, node = _parse_availability_zone(availability_zone)
+        reservation_id = f"r-{uuidlib.uuid4().hex[:8]}"
+        instances = []
+        for index in range(count):
+            display = name if count == 1 else f"{name}-{index + 1}"
+            instance = Instance(
+                uuid=str(uuidlib.uuid4()),
+                display_name=display,
+                project_id=ctxt.project_id,
+                user_id=ctxt.user_id,
+                image_ref=image_ref,
+                flavor=flavor,
+                memory_mb=flavor.memory_mb,
+                vcpus=flavor.vcpus,
+                root_gb=flavor.root_gb,
+                ephemeral_gb=flavor.ephemeral_gb,
+                vm_state=vm_states.BUILDING,
+                task_state=task_states.SCHEDULING,
+                power_state=power_state.NOSTATE,
+                availability_zone=zone,
+                reservation_id=reservation_id,
+                metadata=dict(metadata or {}),
+            )
+            instances.append(await self.db.instance_create(ctxt, instance))
+            await self.db.action_start(ctxt, instance.uuid, "create")
+        spec = RequestSpec(
+            instance_uuid=instances[0].uuid,
+            project_id=ctxt.project_id,
+            flavor=flavor,
+            image=image,
+            num_instances=count,
+            availability_zone=zone,
+            force_hosts=[host] if host else None,
+            force_nodes=[node] if node else None,
+            requested_destination=Destination(host=requested_host) if requested_host else None,
+        )
+        for instance in instances:
+            spec.instance_uuid = instance.uuid
+            await self.db.request_spec_save(ctxt, spec)
+        spec.instance_uuid = instances[0].uuid
+        await self.compute_task_api.build_instances(
+            ctxt,
+            instances,
+            image,
+            {},
+            admin_password=admin_password,
+            security_groups=["default"],
+            legacy_bdm=False,
+            request_spec=spec,
+        )
+        return instances, reservation_id
+
+    @staticmethod
+    def _check_image_fits(flavor: Flavor, image: ImageMeta | None) -> None:
+        if image is None:
+            return
+        if image.status != "active":
+            raise exception.ImageNotFound(image_id=image.id)
+        if flavor.memory_mb < image.min_ram:
+            raise exception.FlavorMemoryTooSmall()
+        if flavor.root_gb and flavor.root_gb < image.min_disk:
+            raise exception.FlavorDiskTooSmall()
+
+    async def get(self, ctxt: RequestContext, uuid: str) -> Instance:
+        """One instance (``InstanceNotFound`` otherwise)."""
+        return await self.db.instance_get(ctxt, uuid)
+
+    async def get_all(
+        self, ctxt: RequestContext, filters: dict[str, Any] | None = None
+    ) -> list[Instance]:
+        """Instances matching column filters (project-scoped for non-admins)."""
+        filters = dict(filters or {})
+        if not ctxt.is_admin and ctxt.project_id is not None:
+            filters["project_id"] = ctxt.project_id
+        return await self.db.instance_get_all(ctxt, filters)
+
+    async def get_fault(self, ctxt: RequestContext, instance: Instance) -> InstanceFault | None:
+        """The fault shown as ``server.fault`` (only for ERROR/DELETED instances)."""
+        if instance.vm_state not in (vm_states.ERROR, vm_states.DELETED):
+            return None
+        return await self.db.instance_fault_get_latest(ctxt, instance.uuid)

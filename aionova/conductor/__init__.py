@@ -1,0 +1,1 @@
+"""nova-conductor: database proxy for computes, and the build orchestration."""

@@ -1,0 +1,5 @@
+"""Storage: SQLite through aiosqlite, schema migrations, compare-and-swap saves."""
+
+from aionova.db.api import Database
+
+__all__ = ["Database"]

@@ -1,0 +1,240 @@
+"""The Database: every query the control plane makes (instances, faults, actions here)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from aionova import exception
+from aionova.context import RequestContext
+from aionova.db.core import Connection, Ctx, fmt_time, from_row, to_db, utcnow
+from aionova.db.hosts import HostQueries
+from aionova.objects import Instance, InstanceAction, InstanceActionEvent, InstanceFault
+from aionova.states import task_states
+
+_INSTANCE_JSON = frozenset({"flavor", "metadata", "system_metadata"})
+_INSTANCE_COLS = tuple(Instance.__struct_fields__)
+_TIME_COLS = frozenset({"launched_at", "terminated_at", "created_at", "updated_at"})
+
+
+def _where_in(column: str, values: Sequence[str | None]) -> tuple[str, list[Any]]:
+    """``column IN (...)`` where a None member means "IS NULL"."""
+    concrete = [v for v in values if v is not None]
+    parts = []
+    if concrete:
+        parts.append(f"{column} IN ({','.join('?' * len(concrete))})")
+    if len(concrete) != len(values):
+        parts.append(f"{column} IS NULL")
+    return "(" + " OR ".join(parts or ["0"]) + ")", concrete
+
+
+class Database(HostQueries):
+    """Shared by api, conductor and scheduler; objects it returns are bound to it."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.db = Connection(path)
+
+    async def open(self) -> Database:
+        await self.db.open()
+        return self
+
+    async def close(self) -> None:
+        await self.db.close()
+
+    async def __aenter__(self) -> Database:
+        return await self.open()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- instances ----------------------------------------------------------
+    def _instance(self, ctxt: Ctx, row: Any) -> Instance:
+        return from_row(Instance, row, _INSTANCE_JSON).bind(ctxt, self)
+
+    async def instance_create(self, ctxt: Ctx, instance: Instance) -> Instance:
+        """Insert a new instance row; returns it bound to this store."""
+        now = utcnow()
+        instance.created_at = instance.created_at or now
+        instance.updated_at = now
+        values = tuple(to_db(getattr(instance, c), is_time=c in _TIME_COLS) for c in _INSTANCE_COLS)
+        await self.db.execute(
+            f"INSERT INTO instances ({','.join(_INSTANCE_COLS)}) "
+            f"VALUES ({','.join('?' * len(_INSTANCE_COLS))})",
+            values,
+        )
+        return await self.instance_get(ctxt, instance.uuid)
+
+    async def instance_get(self, ctxt: Ctx, uuid: str, *, read_deleted: bool = False) -> Instance:
+        """One instance or ``InstanceNotFound``."""
+        sql = "SELECT * FROM instances WHERE uuid=?" + ("" if read_deleted else " AND deleted=0")
+        row = await self.db.fetchone(sql, (uuid,))
+        if row is None:
+            raise exception.InstanceNotFound(instance_id=uuid)
+        return self._instance(ctxt, row)
+
+    async def instance_get_all(
+        self, ctxt: Ctx, filters: dict[str, Any] | None = None
+    ) -> list[Instance]:
+        """Instances matching equality filters on columns (deleted rows excluded)."""
+        filters = dict(filters or {})
+        clauses, params = ["deleted=0"], []
+        for key, value in filters.items():
+            if key not in Instance.__struct_fields__:
+                raise exception.InvalidRequest(reason=f"unknown filter {key}")
+            if value is None:
+                clauses.append(f"{key} IS NULL")
+            else:
+                clauses.append(f"{key}=?")
+                params.append(to_db(value))
+        rows = await self.db.fetchall(
+            f"SELECT * FROM instances WHERE {' AND '.join(clauses)} ORDER BY created_at",
+            tuple(params),
+        )
+        return [self._instance(ctxt, r) for r in rows]
+
+    async def instance_get_all_by_host(
+        self, ctxt: Ctx, host: str, node: str | None = None
+    ) -> list[Instance]:
+        """Instances on a host (and node)."""
+        filters: dict[str, Any] = {"host": host}
+        if node is not None:
+            filters["node"] = node
+        return await self.instance_get_all(ctxt, filters)
+
+    async def instance_update(
+        self,
+        ctxt: Ctx,
+        uuid: str,
+        updates: dict[str, Any],
+        expected_task_state: Sequence[str | None] | None = None,
+        expected_vm_state: Sequence[str | None] | None = None,
+    ) -> Instance:
+        """Compare-and-swap update: one ``UPDATE … WHERE task_state IN (…)``."""
+        updates = {k: v for k, v in updates.items() if k not in ("uuid", "created_at")}
+        updates["updated_at"] = utcnow()
+        sets, params = [], []
+        for key, value in updates.items():
+            if key not in Instance.__struct_fields__:
+                raise exception.InvalidRequest(reason=f"unknown field {key}")
+            sets.append(f"{key}=?")
+            params.append(to_db(value, is_time=key in _TIME_COLS and value is not None))
+        where, wparams = ["uuid=?", "deleted=0"], [uuid]
+        checks = (("task_state", expected_task_state), ("vm_state", expected_vm_state))
+        for column, expected in checks:
+            if expected is not None:
+                clause, values = _where_in(column, list(expected))
+                where.append(clause)
+                wparams.extend(values)
+        rows = await self.db.fetchall(
+            f"UPDATE instances SET {','.join(sets)} WHERE {' AND '.join(where)} RETURNING *",
+            (*params, *wparams),
+        )
+        if not rows:
+            await self._raise_conflict(ctxt, uuid, expected_task_state, expected_vm_state)
+        return self._instance(ctxt, rows[0])
+
+    async def _raise_conflict(
+        self,
+        ctxt: Ctx,
+        uuid: str,
+        expected_task: Sequence[str | None] | None,
+        expected_vm: Sequence[str | None] | None,
+    ) -> None:
+        current = await self.instance_get(ctxt, uuid)  # InstanceNotFound if gone
+        if expected_task is not None and current.task_state not in expected_task:
+            cls = (
+                exception.UnexpectedDeletingTaskStateError
+                if current.task_state == task_states.DELETING
+                else exception.UnexpectedTaskStateError
+            )
+            raise cls(instance_uuid=uuid, expected=list(expected_task), actual=current.task_state)
+        raise exception.InstanceUpdateConflict(instance_uuid=uuid)
+
+    # -- faults ---------------------------------------------------------------
+    async def instance_fault_create(self, ctxt: Ctx, fault: InstanceFault) -> None:
+        """Record a fault on an instance."""
+        await self.db.execute(
+            "INSERT INTO instance_faults (instance_uuid, code, message, details, host, created_at)"
+            " VALUES (?,?,?,?,?,?)",
+            (
+                fault.instance_uuid,
+                fault.code,
+                fault.message[:255],
+                fault.details,
+                fault.host,
+                fmt_time(utcnow()),
+            ),
+        )
+
+    async def instance_fault_get_latest(self, ctxt: Ctx, uuid: str) -> InstanceFault | None:
+        """The newest fault of an instance, if any."""
+        row = await self.db.fetchone(
+            "SELECT * FROM instance_faults WHERE instance_uuid=? ORDER BY id DESC LIMIT 1", (uuid,)
+        )
+        return None if row is None else from_row(InstanceFault, row, frozenset())
+
+    # -- actions and events -----------------------------------------------------
+    async def action_start(self, ctxt: RequestContext, uuid: str, action: str) -> None:
+        """Open the action a request performs on an instance."""
+        await self.db.execute(
+            "INSERT INTO instance_actions (instance_uuid, action, request_id, user_id, project_id,"
+            " start_time) VALUES (?,?,?,?,?,?)",
+            (uuid, action, ctxt.request_id, ctxt.user_id, ctxt.project_id, fmt_time(utcnow())),
+        )
+
+    async def _action_id(self, ctxt: RequestContext, uuid: str) -> int | None:
+        row = await self.db.fetchone(
+            "SELECT id FROM instance_actions WHERE instance_uuid=? AND request_id=?"
+            " ORDER BY id DESC LIMIT 1",
+            (uuid, ctxt.request_id),
+        )
+        return None if row is None else row[0]
+
+    async def action_event_start(
+        self, ctxt: RequestContext, uuid: str, event: str, host: str | None = None
+    ) -> None:
+        """Open an event of the request's action (ignored when there is no action)."""
+        action_id = await self._action_id(ctxt, uuid)
+        if action_id is not None:
+            await self.db.execute(
+                "INSERT INTO instance_actions_events (action_id, event, host, start_time)"
+                " VALUES (?,?,?,?)",
+                (action_id, event, host, fmt_time(utcnow())),
+            )
+
+    async def action_event_finish(
+        self,
+        ctxt: RequestContext,
+        uuid: str,
+        event: str,
+        result: str,
+        traceback: str | None = None,
+    ) -> None:
+        """Close an event with ``Success`` or ``Error``; an error marks the action too."""
+        action_id = await self._action_id(ctxt, uuid)
+        if action_id is None:
+            return
+        await self.db.execute(
+            "UPDATE instance_actions_events SET result=?, traceback=?, finish_time=?"
+            " WHERE id=(SELECT MAX(id) FROM instance_actions_events WHERE action_id=? AND event=?)",
+            (result, traceback, fmt_time(utcnow()), action_id, event),
+        )
+        if result == "Error":
+            await self.db.execute(
+                "UPDATE instance_actions SET message='Error' WHERE id=?", (action_id,)
+            )
+
+    async def actions_get(self, ctxt: Ctx, uuid: str) -> list[InstanceAction]:
+        """Every action of an instance with its events, oldest first."""
+        actions = []
+        for row in await self.db.fetchall(
+            "SELECT * FROM instance_actions WHERE instance_uuid=? ORDER BY id", (uuid,)
+        ):
+            action = from_row(InstanceAction, row, frozenset())
+            events = await self.db.fetchall(
+                "SELECT * FROM instance_actions_events WHERE action_id=? ORDER BY id", (row["id"],)
+            )
+            action.events = [from_row(InstanceActionEvent, e, frozenset()) for e in events]
+            actions.append(action)
+        return actions

@@ -1,0 +1,91 @@
+"""Versioned schema migrations. Append a new entry to change the schema; never edit one."""
+
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[int, str]] = [
+    (
+        1,
+        """
+        CREATE TABLE services (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            host TEXT NOT NULL, binary TEXT NOT NULL, topic TEXT,
+            report_count INTEGER NOT NULL DEFAULT 0,
+            disabled INTEGER NOT NULL DEFAULT 0, disabled_reason TEXT,
+            forced_down INTEGER NOT NULL DEFAULT 0,
+            version INTEGER NOT NULL DEFAULT 0,
+            last_seen_up TEXT, created_at TEXT, updated_at TEXT,
+            deleted INTEGER NOT NULL DEFAULT 0,
+            UNIQUE (host, binary, deleted)
+        );
+        CREATE TABLE compute_nodes (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            uuid TEXT NOT NULL UNIQUE, host TEXT NOT NULL, hypervisor_hostname TEXT NOT NULL,
+            vcpus INTEGER NOT NULL, memory_mb INTEGER NOT NULL, local_gb INTEGER NOT NULL,
+            vcpus_used INTEGER NOT NULL DEFAULT 0, memory_mb_used INTEGER NOT NULL DEFAULT 0,
+            local_gb_used INTEGER NOT NULL DEFAULT 0, free_ram_mb INTEGER NOT NULL DEFAULT 0,
+            free_disk_gb INTEGER NOT NULL DEFAULT 0, running_vms INTEGER NOT NULL DEFAULT 0,
+            cpu_allocation_ratio REAL NOT NULL, ram_allocation_ratio REAL NOT NULL,
+            disk_allocation_ratio REAL NOT NULL,
+            created_at TEXT, updated_at TEXT, deleted INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX compute_nodes_updated ON compute_nodes (updated_at);
+        CREATE INDEX compute_nodes_host ON compute_nodes (host);
+        CREATE TABLE flavors (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            flavorid TEXT NOT NULL UNIQUE, name TEXT NOT NULL,
+            memory_mb INTEGER NOT NULL, vcpus INTEGER NOT NULL,
+            root_gb INTEGER NOT NULL DEFAULT 0, ephemeral_gb INTEGER NOT NULL DEFAULT 0,
+            swap INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE images (
+            id TEXT PRIMARY KEY, name TEXT NOT NULL DEFAULT '', status TEXT NOT NULL,
+            min_ram INTEGER NOT NULL DEFAULT 0, min_disk INTEGER NOT NULL DEFAULT 0,
+            size INTEGER NOT NULL DEFAULT 0, properties TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE TABLE instances (
+            uuid TEXT PRIMARY KEY, display_name TEXT, project_id TEXT, user_id TEXT,
+            image_ref TEXT, flavor TEXT,
+            memory_mb INTEGER, vcpus INTEGER, root_gb INTEGER, ephemeral_gb INTEGER,
+            vm_state TEXT NOT NULL, task_state TEXT, power_state INTEGER NOT NULL DEFAULT 0,
+            host TEXT, node TEXT, launched_on TEXT, availability_zone TEXT, reservation_id TEXT,
+            locked INTEGER NOT NULL DEFAULT 0, progress INTEGER NOT NULL DEFAULT 0,
+            metadata TEXT NOT NULL DEFAULT '{}', system_metadata TEXT NOT NULL DEFAULT '{}',
+            launched_at TEXT, terminated_at TEXT, created_at TEXT, updated_at TEXT,
+            deleted INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX instances_host ON instances (host, node);
+        CREATE TABLE request_specs (
+            instance_uuid TEXT PRIMARY KEY, spec TEXT NOT NULL
+        );
+        CREATE TABLE migrations (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, uuid TEXT NOT NULL UNIQUE,
+            instance_uuid TEXT NOT NULL, source_compute TEXT, source_node TEXT,
+            dest_compute TEXT, dest_node TEXT, dest_host TEXT,
+            status TEXT NOT NULL, migration_type TEXT NOT NULL,
+            created_at TEXT, updated_at TEXT, deleted INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX migrations_source ON migrations (source_compute, status);
+        CREATE TABLE instance_actions (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, instance_uuid TEXT NOT NULL,
+            action TEXT NOT NULL, request_id TEXT NOT NULL, user_id TEXT, project_id TEXT,
+            message TEXT, start_time TEXT, finish_time TEXT
+        );
+        CREATE INDEX instance_actions_req ON instance_actions (instance_uuid, request_id);
+        CREATE TABLE instance_actions_events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            action_id INTEGER NOT NULL REFERENCES instance_actions (id),
+            event TEXT NOT NULL, result TEXT, host TEXT, traceback TEXT,
+            start_time TEXT, finish_time TEXT
+        );
+        CREATE INDEX instance_actions_events_action ON instance_actions_events (action_id);
+        CREATE TABLE instance_faults (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, instance_uuid TEXT NOT NULL,
+            code INTEGER NOT NULL, message TEXT NOT NULL, details TEXT, host TEXT,
+            created_at TEXT
+        );
+        CREATE INDEX instance_faults_instance ON instance_faults (instance_uuid);
+        """,
+    ),
+]
+
+LATEST = MIGRATIONS[-1][0]

@@ -1,0 +1,130 @@
+"""Versioned objects: msgspec Structs with change tracking, and their RPC serializer.
+
+An object read from a store remembers that store (the database on control
+nodes, the conductor RPC client on computes) and the context it was read with,
+so ``await instance.save(expected_task_state=...)`` works the same everywhere.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Protocol
+
+import msgspec
+
+from aionova import exception
+from aionova.context import RequestContext
+
+_REGISTRY: dict[str, type[NovaObject]] = {}
+_NAME = "nova_object.name"
+_VERSION = "nova_object.version"
+_DATA = "nova_object.data"
+
+
+class NovaObject(msgspec.Struct, kw_only=True, dict=True):
+    """Base of every object. Subclasses set ``VERSION`` (major.minor)."""
+
+    VERSION: ClassVar[str] = "1.0"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _REGISTRY[cls.__name__] = cls
+
+    def __post_init__(self) -> None:
+        self.obj_reset_changes()
+
+    # -- change tracking ---------------------------------------------------
+    def obj_reset_changes(self) -> None:
+        """Forget pending changes: the current values are the stored ones."""
+        self._orig = {f: getattr(self, f) for f in self.__struct_fields__}
+
+    def obj_what_changed(self) -> dict[str, Any]:
+        """Fields whose value differs from the last stored one."""
+        orig = self._orig
+        return {f: getattr(self, f) for f in self.__struct_fields__ if getattr(self, f) != orig[f]}
+
+    def obj_refresh_from(self, other: NovaObject) -> None:
+        """Copy every field of ``other`` (same class) into self and reset changes."""
+        for f in self.__struct_fields__:
+            setattr(self, f, getattr(other, f))
+        self.obj_reset_changes()
+
+    # -- binding ------------------------------------------------------------
+    def bind(self, ctxt: RequestContext | None, store: Any) -> NovaObject:
+        """Remember the context and store used by ``save`` and friends."""
+        self._context = ctxt
+        self._store = store
+        return self
+
+    @property
+    def store(self) -> Any:
+        store = self.__dict__.get("_store")
+        if store is None:
+            raise exception.NovaException(f"{type(self).__name__} is not bound to a store")
+        return store
+
+    @property
+    def context(self) -> RequestContext | None:
+        return self.__dict__.get("_context")
+
+    def obj_to_primitive(self) -> dict[str, Any]:
+        """The versioned wire form."""
+        return {
+            _NAME: type(self).__name__,
+            _VERSION: self.VERSION,
+            _DATA: msgspec.to_builtins(self),
+        }
+
+
+def obj_from_primitive(primitive: dict[str, Any]) -> NovaObject:
+    """Rebuild an object; refuses another major version or a newer minor one."""
+    name, version = primitive[_NAME], primitive[_VERSION]
+    cls = _REGISTRY.get(name)
+    if cls is None:
+        raise exception.ObjectVersionError(objname=name, objver=version, supported="none")
+    have_major, have_minor = (int(x) for x in cls.VERSION.split("."))
+    major, minor = (int(x) for x in str(version).split("."))
+    if major != have_major or minor > have_minor:
+        raise exception.ObjectVersionError(objname=name, objver=version, supported=cls.VERSION)
+    return msgspec.convert(primitive[_DATA], cls, strict=False)
+
+
+class ObjectStore(Protocol):
+    """Marker for what objects are bound to (db.api.Database or conductor.rpcapi.ConductorAPI)."""
+
+
+class ObjectSerializer:
+    """rpc Serializer: objects as versioned primitives, contexts as RequestContext.
+
+    Objects arriving over RPC are bound to ``store`` (the receiving service's
+    view of persistence) and to the request's context.
+    """
+
+    def __init__(self, store: Any = None) -> None:
+        self.store = store
+
+    def serialize_entity(self, ctxt: Any, entity: Any) -> Any:
+        if isinstance(entity, NovaObject):
+            return entity.obj_to_primitive()
+        if isinstance(entity, (list, tuple)):
+            return [self.serialize_entity(ctxt, e) for e in entity]
+        if isinstance(entity, dict):
+            return {k: self.serialize_entity(ctxt, v) for k, v in entity.items()}
+        return entity
+
+    def deserialize_entity(self, ctxt: Any, entity: Any) -> Any:
+        if isinstance(entity, dict):
+            if _NAME in entity:
+                obj = obj_from_primitive(entity)
+                return obj.bind(ctxt, self.store)
+            return {k: self.deserialize_entity(ctxt, v) for k, v in entity.items()}
+        if isinstance(entity, list):
+            return [self.deserialize_entity(ctxt, e) for e in entity]
+        return entity
+
+    def serialize_context(self, ctxt: Any) -> dict[str, Any]:
+        if ctxt is None:
+            return {}
+        return ctxt if isinstance(ctxt, dict) else ctxt.to_dict()
+
+    def deserialize_context(self, ctxt: dict[str, Any]) -> RequestContext:
+        return RequestContext.from_dict(ctxt)

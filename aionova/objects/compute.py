@@ -1,0 +1,66 @@
+"""Services and compute nodes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import ClassVar
+
+from aionova.objects.base import NovaObject
+
+
+class Service(NovaObject, kw_only=True):
+    """A running service (one row per host and binary); heartbeats bump report_count."""
+
+    VERSION: ClassVar[str] = "1.0"
+    id: int | None = None
+    host: str
+    binary: str
+    topic: str | None = None
+    report_count: int = 0
+    disabled: bool = False
+    disabled_reason: str | None = None
+    forced_down: bool = False
+    version: int = 0
+    last_seen_up: dt.datetime | None = None
+    created_at: dt.datetime | None = None
+    updated_at: dt.datetime | None = None
+
+    async def save(self) -> None:
+        """Write changed fields (a report_count increase refreshes last_seen_up)."""
+        changes = self.obj_what_changed()
+        if changes:
+            self.obj_refresh_from(await self.store.service_update(self.context, self.id, changes))
+
+
+class ComputeNode(NovaObject, kw_only=True):
+    """A hypervisor node: its totals, usage and allocation ratios."""
+
+    VERSION: ClassVar[str] = "1.0"
+    id: int | None = None
+    uuid: str
+    host: str
+    hypervisor_hostname: str
+    vcpus: int
+    memory_mb: int
+    local_gb: int
+    vcpus_used: int = 0
+    memory_mb_used: int = 0
+    local_gb_used: int = 0
+    free_ram_mb: int = 0
+    free_disk_gb: int = 0
+    running_vms: int = 0
+    cpu_allocation_ratio: float = 16.0
+    ram_allocation_ratio: float = 1.5
+    disk_allocation_ratio: float = 1.0
+    updated_at: dt.datetime | None = None
+
+    async def save(self) -> None:
+        """Create the row if new, else write changed fields."""
+        if self.id is None:
+            fresh = await self.store.compute_node_create(self.context, self)
+        else:
+            changes = self.obj_what_changed()
+            if not changes:
+                return
+            fresh = await self.store.compute_node_update(self.context, self.id, changes)
+        self.obj_refresh_from(fresh)

@@ -1,0 +1,1 @@
+"""nova-scheduler: filters and weighers over the compute nodes in the database."""

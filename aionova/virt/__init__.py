@@ -1,0 +1,1 @@
+"""Hypervisor drivers: a small protocol and the fake implementation."""

@@ -1,0 +1,67 @@
+"""The virt driver seam: what a compute manager asks of a hypervisor."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+import msgspec
+
+from aionova.objects import ImageMeta, Instance
+
+
+class InstanceInfo(msgspec.Struct, frozen=True):
+    """What the hypervisor says about one guest."""
+
+    state: int
+
+
+class NodeResources(msgspec.Struct, frozen=True, kw_only=True):
+    """Totals a node reports to the resource tracker."""
+
+    hypervisor_hostname: str
+    vcpus: int
+    memory_mb: int
+    local_gb: int
+
+
+@runtime_checkable
+class ComputeDriver(Protocol):
+    """A hypervisor. Every method may raise; the manager decides what a failure means."""
+
+    supports_evacuate: bool
+
+    async def init_host(self, host: str) -> None:
+        """Prepare the driver for this host."""
+
+    def get_available_nodes(self) -> list[str]:
+        """Names of the nodes this driver manages."""
+
+    def get_available_resource(self, nodename: str) -> NodeResources:
+        """Totals of one node."""
+
+    def list_instance_uuids(self) -> list[str]:
+        """Guests present on the hypervisor."""
+
+    def get_info(self, instance: Instance) -> InstanceInfo:
+        """Power state of a guest; raises InstanceNotFound if absent."""
+
+    def instance_on_disk(self, instance: Instance) -> bool:
+        """Whether the guest's disks are reachable here (shared storage)."""
+
+    async def spawn(self, instance: Instance, image_meta: ImageMeta | None, **kwargs: Any) -> None:
+        """Create and start a guest."""
+
+    async def destroy(self, instance: Instance, destroy_disks: bool = True) -> None:
+        """Remove a guest (no error if absent)."""
+
+    async def reboot(self, instance: Instance, reboot_type: str) -> None:
+        """Reboot a guest, 'SOFT' or 'HARD'."""
+
+    async def power_off(self, instance: Instance, shutdown_timeout: float = 0) -> None:
+        """Stop a guest (clean shutdown within ``shutdown_timeout`` when > 0)."""
+
+    async def power_on(self, instance: Instance) -> None:
+        """Start a stopped guest."""
+
+    async def rebuild(self, instance: Instance, image_meta: ImageMeta | None) -> None:
+        """Re-create a guest's disk from an image and start it."""

@@ -1,0 +1,172 @@
+"""Boot storm: N fake computes, M boots, one process; how the control plane scales.
+
+    python -m bench.boot_storm --computes 100 --instances 1000
+
+Prints a progress bar on stderr, a table, then one JSON line on stdout.
+Measured, not asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from aionova import messaging
+from aionova.compute.api import API
+from aionova.config import Config, DefaultOpts
+from aionova.context import RequestContext
+from aionova.deployment import AllInOne
+from aionova.objects import Flavor, ImageMeta
+from aionova.virt.fake import FakeDriver
+
+FLAVOR = Flavor(flavorid="bench", name="bench.small", memory_mb=1024, vcpus=1, root_gb=10)
+IMAGE = ImageMeta(id="bench-image", name="bench")
+HOST = dict(vcpus=16, memory_mb=16384, local_gb=1000)  # 23 bench.small per host at ratio 1.5
+
+
+def _config() -> Config:
+    return Config(
+        DEFAULT=DefaultOpts(
+            host="control",
+            report_interval=10.0,
+            service_down_time=60.0,
+            update_resources_interval=60.0,
+            periodic_fuzzy_delay=60.0,
+            rpc_response_timeout=120.0,
+            long_rpc_timeout=600.0,
+        )
+    )
+
+
+async def _counts(cloud: AllInOne) -> tuple[int, int]:
+    row = await cloud.db.db.fetchone(
+        "SELECT SUM(vm_state='active'), SUM(vm_state='error') FROM instances"
+        " WHERE task_state IS NULL AND vm_state IN ('active', 'error')"
+    )
+    return int(row[0] or 0), int(row[1] or 0)
+
+
+async def _overcommitted(cloud: AllInOne, config: Config) -> int:
+    d = config.DEFAULT
+    limits = (
+        HOST["memory_mb"] * d.ram_allocation_ratio - d.reserved_host_memory_mb,
+        HOST["local_gb"] * d.disk_allocation_ratio,
+        HOST["vcpus"] * d.cpu_allocation_ratio,
+    )
+    rows = await cloud.db.db.fetchall(
+        "SELECT host, SUM(memory_mb), SUM(root_gb + ephemeral_gb), SUM(vcpus) FROM instances"
+        " WHERE host IS NOT NULL AND deleted=0 GROUP BY host"
+    )
+    return sum(1 for r in rows if any(r[i + 1] > limits[i] for i in range(3)))
+
+
+async def _drive(
+    cloud: AllInOne,
+    api: API,
+    ctxt: RequestContext,
+    instances: int,
+    concurrency: int,
+    started: float,
+) -> tuple[int, int]:
+    """Keep ``concurrency`` boots in flight (created, not yet ACTIVE/ERROR) until all settle."""
+    created, active, error = 0, 0, 0
+    creators: set[asyncio.Task[object]] = set()
+    last_poll = 0.0
+    while active + error < instances:
+        while created < instances and created - (active + error) < concurrency:
+            task = asyncio.create_task(api.create(ctxt, FLAVOR.flavorid, IMAGE.id))
+            creators.add(task)
+            task.add_done_callback(creators.discard)
+            created += 1
+        await asyncio.sleep(0.05)
+        if time.perf_counter() - last_poll >= 0.2:
+            last_poll = time.perf_counter()
+            active, error = await _counts(cloud)
+            _progress(active + error, instances, active, error, started)
+    await asyncio.gather(*creators)
+    sys.stderr.write("\n")
+    return active, error
+
+
+def _progress(done: int, total: int, active: int, error: int, started: float) -> None:
+    width = 40
+    filled = width * done // max(total, 1)
+    rate = done / max(time.perf_counter() - started, 1e-9)
+    sys.stderr.write(
+        f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} "
+        f"active={active} error={error} {rate:.0f}/s"
+    )
+    sys.stderr.flush()
+
+
+async def run(computes: int, instances: int, transport: str | None, concurrency: int) -> dict:
+    config = _config()
+    with tempfile.TemporaryDirectory() as tmp:
+        cloud = AllInOne(config, Path(tmp) / "bench.sqlite", transport_url=transport)
+        await cloud.start()
+        try:
+            await cloud.db.flavor_create(None, FLAVOR)
+            await cloud.db.image_create(None, IMAGE)
+            t0 = time.perf_counter()
+            for start in range(0, computes, 100):
+                await asyncio.gather(
+                    *(
+                        cloud.add_compute(f"cmp{i:05d}", FakeDriver(**HOST))
+                        for i in range(start, min(start + 100, computes))
+                    )
+                )
+            startup = time.perf_counter() - t0
+            assert cloud.api is not None
+            api, ctxt = cloud.api, RequestContext(user_id="bench", project_id="bench")
+            sent0 = messaging.messages_sent()
+            started = time.perf_counter()
+            settled = await _drive(cloud, api, ctxt, instances, concurrency, started)
+            active, error = settled
+            seconds = time.perf_counter() - started
+            messages = messaging.messages_sent() - sent0
+            overcommitted = await _overcommitted(cloud, config)
+        finally:
+            await cloud.stop()
+    return {
+        "bench": "boot_storm",
+        "transport": (transport or "memory://").split(":")[0],
+        "computes": computes,
+        "instances": instances,
+        "active": active,
+        "error": error,
+        "overcommitted_hosts": overcommitted,
+        "seconds": round(seconds, 2),
+        "boots_per_s": round(instances / seconds, 1),
+        "rpc_messages_per_boot": round(messages / instances, 2),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "startup_seconds": round(startup, 2),
+    }
+
+
+def _table(result: dict) -> str:
+    width = max(len(k) for k in result)
+    return "\n".join(f"{k:<{width}}  {v}" for k, v in result.items())
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--computes", type=int, default=100)
+    parser.add_argument("--instances", type=int, default=1000)
+    parser.add_argument("--transport", default=None, help="URL (default: a fresh memory://)")
+    parser.add_argument(
+        "--concurrency", type=int, default=200, help="boots in flight (created, not yet settled)"
+    )
+    args = parser.parse_args(argv)
+    result = asyncio.run(run(args.computes, args.instances, args.transport, args.concurrency))
+    print(_table(result))
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

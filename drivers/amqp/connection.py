@@ -1,0 +1,206 @@
+"""One AMQP connection kept alive: reconnect with backoff, failover, re-setup.
+
+Reconnection is a collaborator rather than aio-pika's ``Robust*`` class tree:
+a ``Connector`` owns a plain ``aio_pika.Connection`` and one supervisor task.
+When the connection closes (broker restart, dropped socket, missed heartbeats)
+the task reconnects, trying the URL's hosts in turn and waiting 1, 3, 5 … up
+to 30 s between attempts (oslo.messaging's defaults), then runs every
+registered *setup* (a listener redeclaring its queues and consuming again).
+Users wait with ``get()``, which returns the open connection or raises
+``TransportError`` when the next connection attempt fails, so a caller's
+retry budget counts connection attempts, as oslo.messaging's ``retry`` does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import sys
+import uuid
+from collections.abc import Awaitable, Callable
+
+import aio_pika
+from aio_pika.abc import AbstractConnection
+from yarl import URL
+
+from drivers.amqp.errors import LIBRARY_ERRORS, map_exception
+from drivers.amqp.settings import AmqpSettings, Host
+from rpc.errors import TransportError
+
+LOG = logging.getLogger(__name__)
+
+Setup = Callable[[AbstractConnection], Awaitable[None]]
+
+
+def connection_name() -> str:
+    """``<program>:<pid>:<uuid>``, shown by ``rabbitmqctl list_connections``."""
+    program = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "python"
+    return f"{program}:{os.getpid()}:{uuid.uuid4()}"
+
+
+def broker_url(settings: AmqpSettings, host: Host) -> URL:
+    """The aio-pika URL for one host (heartbeat in the query, as aiormq reads it)."""
+    return URL.build(
+        scheme="amqps" if settings.ssl else "amqp",
+        host=host.host,
+        port=host.port,
+        user=host.username,
+        password=host.password,
+        path="/" + settings.virtual_host.lstrip("/"),
+        query={"heartbeat": str(settings.heartbeat)},
+    )
+
+
+class Connector:
+    """Keeps one connection open and re-runs the registered setups after each reconnect."""
+
+    def __init__(self, settings: AmqpSettings, role: str) -> None:
+        self._settings = settings
+        self._role = role
+        self._hosts = list(settings.hosts)
+        random.shuffle(self._hosts)
+        self._next_host = 0
+        self._connection: AbstractConnection | None = None
+        self._ready = asyncio.Event()
+        self._outcome: asyncio.Future[BaseException | None] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._setups: list[Setup] = []
+        self._setup_lock = asyncio.Lock()
+        self._closed = False
+        self.connects = 0  # successful connections so far (observable by tests)
+
+    @property
+    def is_connected(self) -> bool:
+        conn = self._connection
+        return self._ready.is_set() and conn is not None and not conn.is_closed
+
+    async def get(self) -> AbstractConnection:
+        """The open connection; waits for the current attempt, raises if it fails."""
+        if self._closed:
+            raise TransportError("AMQP driver is closed")
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name=f"amqp-{self._role}-connector")
+        conn = self._connection
+        if conn is not None and self._ready.is_set() and not conn.is_closed:
+            return conn
+        if self._outcome is None or self._outcome.done():
+            self._outcome = asyncio.get_running_loop().create_future()
+        bound = self._settings.connect_timeout * len(self._hosts) + self._settings.interval_max + 1
+        try:
+            async with asyncio.timeout(bound):
+                error: BaseException | None = await asyncio.shield(self._outcome)
+        except TimeoutError:
+            error = TimeoutError(f"no connection within {bound:.0f}s")
+        if error is not None:
+            raise map_exception(error, f"connecting to {self._describe_hosts()}") from error
+        conn = self._connection
+        if conn is None or conn.is_closed:
+            raise TransportError("AMQP connection lost while connecting")
+        return conn
+
+    async def add_setup(self, setup: Setup) -> None:
+        """Run ``setup`` on the open connection now, and again after every reconnect.
+
+        Waits for a connection as ``get()`` does; an error of the first run
+        propagates (nothing is registered then).
+        """
+        while True:
+            conn = await self.get()
+            async with self._setup_lock:
+                if conn is self._connection and not conn.is_closed:
+                    await setup(conn)
+                    self._setups.append(setup)
+                    return
+
+    def remove_setup(self, setup: Setup) -> None:
+        with contextlib.suppress(ValueError):
+            self._setups.remove(setup)
+
+    def _describe_hosts(self) -> str:
+        return ",".join(f"{h.host}:{h.port}" for h in self._hosts)
+
+    def _settle(self, error: BaseException | None) -> None:
+        if self._outcome is not None and not self._outcome.done():
+            self._outcome.set_result(error)
+
+    async def _open(self) -> AbstractConnection:
+        host = self._hosts[self._next_host % len(self._hosts)]
+        self._next_host += 1
+        settings = self._settings
+        async with asyncio.timeout(settings.connect_timeout):
+            return await aio_pika.connect(
+                broker_url(settings, host),
+                ssl_context=settings.ssl_context(),
+                timeout=settings.connect_timeout,
+                client_properties={"connection_name": connection_name()},
+            )
+
+    async def _run_setups(self, conn: AbstractConnection) -> None:
+        async with self._setup_lock:
+            for setup in list(self._setups):
+                try:
+                    await setup(conn)
+                except Exception as exc:  # one subscription failing must not stop the others
+                    LOG.error("AMQP %s: re-setup after reconnect failed: %s", self._role, exc)
+
+    async def _run(self) -> None:
+        attempt = 0
+        untried = len(self._hosts)
+        while not self._closed:
+            attempt += 1
+            try:
+                conn = await self._open()
+            except LIBRARY_ERRORS as exc:
+                untried -= 1
+                if untried > 0:  # one attempt is one round over the hosts
+                    LOG.warning(
+                        "AMQP %s: cannot connect (%s); trying the next host", self._role, exc
+                    )
+                    attempt -= 1
+                    continue
+                untried = len(self._hosts)
+                delay = self._settings.backoff(attempt)
+                LOG.warning(
+                    "AMQP %s: cannot connect to %s (%s); retrying in %.1fs",
+                    self._role,
+                    self._describe_hosts(),
+                    exc,
+                    delay,
+                )
+                self._settle(exc)
+                await asyncio.sleep(delay)
+                continue
+            lost = asyncio.Event()
+            conn.close_callbacks.add(lambda *_, ev=lost: ev.set())
+            if self.connects:
+                LOG.info("AMQP %s: reconnected", self._role)
+            self.connects += 1
+            await self._run_setups(conn)
+            attempt, untried = 0, len(self._hosts)
+            self._connection = conn
+            self._ready.set()
+            self._settle(None)
+            await lost.wait()
+            self._ready.clear()
+            self._connection = None
+            if not self._closed:
+                LOG.warning("AMQP %s: connection lost; reconnecting", self._role)
+
+    async def close(self) -> None:
+        """Stop reconnecting and close the connection (bounded)."""
+        self._closed = True
+        self._settle(TransportError("AMQP driver is closed"))
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        conn, self._connection = self._connection, None
+        self._ready.clear()
+        if conn is not None and not conn.is_closed:
+            with contextlib.suppress(*LIBRARY_ERRORS):
+                async with asyncio.timeout(self._settings.connect_timeout):
+                    await conn.close()

@@ -1,0 +1,133 @@
+"""``rabbit://``: the Driver seam on RabbitMQ, wire-compatible with oslo.messaging."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Final
+
+from drivers.amqp import naming
+from drivers.amqp.connection import Connector
+from drivers.amqp.listener import AmqpListener
+from drivers.amqp.messages import expiration_ms, properties
+from drivers.amqp.publisher import Publisher
+from drivers.amqp.replies import ReplySender
+from drivers.amqp.settings import AmqpSettings, parse_url
+from rpc.driver import MessageHandler, ReplyHandler
+from rpc.errors import InvalidTarget, MessageDeliveryFailure, MessagingTimeout, TransportError
+from rpc.target import Target
+
+LOG = logging.getLogger(__name__)
+
+
+class AmqpDriver:
+    """A RabbitMQ transport built from a URL; connects lazily on first use.
+
+    Two connections, as oslo.messaging has: one publishes (requests and
+    replies, with publisher confirms), one consumes (server queues and this
+    driver's reply queue, one channel per subscription).
+    """
+
+    def __init__(self, url: str | AmqpSettings) -> None:
+        self.settings: Final = parse_url(url) if isinstance(url, str) else url
+        self._pub_conn = Connector(self.settings, "publish")
+        self._sub_conn = Connector(self.settings, "consume")
+        self._publisher = Publisher(self._pub_conn, self.settings)
+        self._replies = ReplySender(self._publisher, self.settings)
+        self._listeners: set[AmqpListener] = set()
+        self._reply_listener: AmqpListener | None = None
+        self._reply_lock = asyncio.Lock()
+        self._closed = False
+
+    @property
+    def connections(self) -> dict[str, int]:
+        """How many times each connection was (re)established (for tests and stats)."""
+        return {"publish": self._pub_conn.connects, "consume": self._sub_conn.connects}
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise TransportError("AMQP driver is closed")
+
+    async def send(
+        self,
+        target: Target,
+        body: bytes,
+        *,
+        timeout: float | None = None,
+        retry: int | None = None,
+        mandatory: bool = False,
+    ) -> None:
+        self._check_open()
+        if not target.topic:
+            raise InvalidTarget("A topic is required to send", target)
+        if len(body) > self.settings.max_message_size:
+            raise MessageDeliveryFailure(
+                f"message of {len(body)} bytes exceeds max_message_size="
+                f"{self.settings.max_message_size}"
+            )
+        exchange, routing_key = naming.publish_address(self.settings, target)
+        publishing = self._publisher.publish(
+            exchange,
+            routing_key,
+            body,
+            properties(expiration_ms(timeout)),
+            mandatory=mandatory,
+            retry=retry,
+        )
+        if timeout is None:
+            await publishing
+            return
+        # A call: once its time to live has passed nobody waits for it, so stop retrying.
+        try:
+            async with asyncio.timeout(timeout):
+                await publishing
+        except TimeoutError:
+            raise MessagingTimeout(
+                f"Timed out publishing to {exchange.name!r}/{routing_key!r} "
+                f"within the call's {timeout}s (broker unreachable?)"
+            ) from None
+
+    async def reply(self, reply_to: str, body: bytes) -> None:
+        self._check_open()
+        await self._replies.send(reply_to, body)
+
+    async def reply_address(self, on_reply: ReplyHandler) -> str:
+        self._check_open()
+        async with self._reply_lock:
+            if self._reply_listener is None:
+                spec = naming.reply_queue(self.settings)
+                listener = AmqpListener(
+                    self._sub_conn, self.settings, (spec,), lambda d: on_reply(d.body)
+                )
+                await listener.start()
+                self._reply_listener = listener
+            return self._reply_listener.queue_names[0]
+
+    async def listen(self, target: Target, on_message: MessageHandler) -> AmqpListener:
+        self._check_open()
+        if not target.topic or not target.server:
+            raise InvalidTarget("A server target needs a topic and a server", target)
+        queues = naming.server_queues(self.settings, target)
+        listener = AmqpListener(
+            self._sub_conn,
+            self.settings,
+            queues,
+            on_message,
+            transient=(queues[2],),
+            ack_late=self.settings.at_least_once,
+        )
+        await listener.start()
+        self._listeners.add(listener)
+        return listener
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        listeners = [*self._listeners, *filter(None, [self._reply_listener])]
+        self._listeners.clear()
+        for listener in listeners:
+            await listener.close()
+        await self._publisher.close()
+        await self._pub_conn.close()
+        await self._sub_conn.close()

@@ -1,0 +1,156 @@
+"""A server's subscription: its three queues, consumed again after every reconnect."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable
+
+from aio_pika.abc import AbstractChannel, AbstractConnection
+from aiormq.abc import DeliveredMessage
+
+from drivers.amqp.connection import Connector
+from drivers.amqp.errors import LIBRARY_ERRORS
+from drivers.amqp.messages import BadMessage, body_of
+from drivers.amqp.naming import QueueSpec
+from drivers.amqp.settings import AmqpSettings
+from drivers.amqp.topology import declare_queue
+from rpc.driver import MessageHandler
+
+LOG = logging.getLogger(__name__)
+
+
+async def _settle(message: DeliveredMessage, ack: bool) -> None:
+    tag = message.delivery_tag
+    if tag is None:
+        return
+    try:
+        if ack:
+            await message.channel.basic_ack(tag, wait=False)
+        else:
+            await message.channel.basic_reject(tag, requeue=False)
+    except LIBRARY_ERRORS as exc:  # the broker redelivers an unacked message
+        LOG.warning("AMQP ack/reject failed: %s", exc)
+
+
+class AmqpDelivery:
+    """One request. ``done()`` acks it in at-least-once mode, and is a no-op otherwise."""
+
+    __slots__ = ("_message", "body")
+
+    def __init__(self, body: bytes, message: DeliveredMessage | None = None) -> None:
+        self.body = body
+        self._message = message
+
+    def done(self) -> Awaitable[None] | None:
+        message, self._message = self._message, None
+        return None if message is None else _settle(message, ack=True)
+
+
+def accept(message: DeliveredMessage, settings: AmqpSettings) -> bytes | None:
+    """The body to hand on, or None (logged) for a message that cannot be used."""
+    props = message.header.properties
+    try:
+        return body_of(
+            message.body,
+            props.content_type,
+            props.content_encoding,
+            props.headers,
+            settings.max_message_size,
+        )
+    except BadMessage as exc:
+        LOG.error("AMQP: discarding message from %s: %s", message.routing_key, exc)
+        return None
+
+
+class AmqpListener:
+    """Consumes a list of queues on its own channel; ``stop()``/``close()`` end it."""
+
+    def __init__(
+        self,
+        connector: Connector,
+        settings: AmqpSettings,
+        queues: tuple[QueueSpec, ...],
+        on_message: MessageHandler,
+        *,
+        transient: tuple[QueueSpec, ...] = (),
+        ack_late: bool = False,
+    ) -> None:
+        self._connector = connector
+        self._settings = settings
+        self._queues = queues
+        self._transient = transient  # deleted on close (the private fanout queue)
+        self._on_message = on_message
+        self._ack_late = ack_late  # at-least-once: ack in Delivery.done()
+        # Ack on receipt without a prefetch limit is what no_ack does, minus a frame
+        # per message; with a prefetch limit (or late acks) the acks are explicit.
+        self._auto_ack = not ack_late and settings.prefetch == 0
+        self._channel: AbstractChannel | None = None
+        self._stopped = False
+        self._closed = False
+
+    @property
+    def queue_names(self) -> tuple[str, ...]:
+        return tuple(q.name for q in self._queues)
+
+    async def start(self) -> None:
+        """Declare and consume (raises the mapped error if the first declaration fails)."""
+        await self._connector.add_setup(self._setup)
+
+    async def _setup(self, conn: AbstractConnection) -> None:
+        if self._stopped:
+            return
+        channel = await conn.channel(publisher_confirms=False)
+        if self._settings.prefetch > 0:
+            await channel.set_qos(prefetch_count=self._settings.prefetch)
+        raw = await channel.get_underlay_channel()
+        for spec in self._queues:
+            await declare_queue(channel, spec)
+            await raw.basic_consume(spec.name, self._on_delivery, no_ack=self._auto_ack)
+        self._channel = channel
+
+    async def _on_delivery(self, message: DeliveredMessage) -> None:
+        # aiormq runs this in a task per delivery, in order; nothing is awaited
+        # before on_message, so on_message is never re-entered and keeps the order.
+        if self._stopped:
+            if not self._auto_ack and message.delivery_tag is not None:
+                with contextlib.suppress(*LIBRARY_ERRORS):
+                    await message.channel.basic_reject(message.delivery_tag, requeue=True)
+            return
+        body = accept(message, self._settings)
+        late = self._ack_late
+        if body is not None:
+            self._on_message(AmqpDelivery(body, message if late else None))
+        if not self._auto_ack and not (late and body is not None):
+            await _settle(message, ack=body is not None)
+
+    async def stop(self) -> None:
+        """Stop consuming: the channel's consumers are cancelled by closing it later."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._connector.remove_setup(self._setup)
+        channel = self._channel
+        if channel is None or channel.is_closed:
+            return
+        with contextlib.suppress(*LIBRARY_ERRORS):
+            async with asyncio.timeout(self._settings.connect_timeout):
+                underlay = await channel.get_underlay_channel()
+                for tag in list(underlay.consumers):
+                    await underlay.basic_cancel(tag)
+
+    async def close(self) -> None:
+        """Stop, delete the private fanout queue, close the channel (all bounded)."""
+        await self.stop()
+        if self._closed:
+            return
+        self._closed = True
+        channel, self._channel = self._channel, None
+        if channel is None or channel.is_closed:
+            return
+        with contextlib.suppress(*LIBRARY_ERRORS):
+            async with asyncio.timeout(self._settings.connect_timeout):
+                for spec in self._transient:
+                    await channel.queue_delete(spec.name)
+                await channel.close()

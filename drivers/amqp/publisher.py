@@ -1,0 +1,127 @@
+"""Publishing with publisher confirms, mandatory returns and ``retry`` semantics."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from aio_pika.abc import AbstractChannel, AbstractConnection
+from pamqp.commands import Basic
+
+from drivers.amqp.connection import Connector
+from drivers.amqp.errors import LIBRARY_ERRORS, is_returned, map_exception
+from drivers.amqp.naming import ExchangeSpec
+from drivers.amqp.settings import AmqpSettings
+from drivers.amqp.topology import declare_exchange
+from rpc.errors import MessageDeliveryFailure, MessageUndeliverable, TransportError
+
+LOG = logging.getLogger(__name__)
+
+
+def attempts_for(retry: int | None) -> int | None:
+    """``retry`` → number of attempts: None/-1 forever (None), 0 → 1, N → N+1."""
+    if retry is None or retry < 0:
+        return None
+    return retry + 1
+
+
+def _reraise_cancellation() -> None:
+    """Keep a cancellation the library turned into another error (aiormq may do so)."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
+class Publisher:
+    """One confirming channel on the publish connection; exchanges declared once per channel."""
+
+    def __init__(self, connector: Connector, settings: AmqpSettings) -> None:
+        self._connector = connector
+        self._settings = settings
+        self._channel: AbstractChannel | None = None
+        self._channel_conn: AbstractConnection | None = None
+        self._declared: set[str] = set()
+        self._lock = asyncio.Lock()
+
+    async def _get_channel(self) -> AbstractChannel:
+        conn = await self._connector.get()
+        channel = self._channel
+        if channel is not None and self._channel_conn is conn and not channel.is_closed:
+            return channel
+        async with self._lock:
+            channel = self._channel
+            if channel is None or self._channel_conn is not conn or channel.is_closed:
+                channel = conn.channel(publisher_confirms=True, on_return_raises=True)
+                async with asyncio.timeout(self._settings.connect_timeout):
+                    await channel.initialize()
+                self._channel, self._channel_conn = channel, conn
+                self._declared = set()
+        return channel
+
+    async def _publish_once(
+        self,
+        exchange: ExchangeSpec,
+        routing_key: str,
+        body: bytes,
+        props: Basic.Properties,
+        mandatory: bool,
+    ) -> None:
+        channel = await self._get_channel()
+        if exchange.name and exchange.name not in self._declared:
+            await declare_exchange(channel, exchange)
+            self._declared.add(exchange.name)
+        underlay = await channel.get_underlay_channel()
+        await underlay.basic_publish(
+            body,
+            exchange=exchange.name,
+            routing_key=routing_key,
+            properties=props,
+            mandatory=mandatory,
+            timeout=self._settings.connect_timeout,
+        )
+
+    async def publish(
+        self,
+        exchange: ExchangeSpec,
+        routing_key: str,
+        body: bytes,
+        props: Basic.Properties,
+        *,
+        mandatory: bool = False,
+        retry: int | None = None,
+    ) -> None:
+        """Publish and wait for the broker's confirm.
+
+        Raises ``MessageUndeliverable`` when a mandatory message is returned
+        (not retried) and ``MessageDeliveryFailure`` after ``retry`` is spent.
+        """
+        attempts = attempts_for(retry)
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                await self._publish_once(exchange, routing_key, body, props, mandatory)
+                return
+            except (*LIBRARY_ERRORS, TransportError) as exc:
+                _reraise_cancellation()
+                if is_returned(exc):
+                    raise MessageUndeliverable(
+                        f"no queue bound to {routing_key!r} on exchange {exchange.name!r}"
+                    ) from exc
+                error = map_exception(exc, f"publishing to {exchange.name!r}/{routing_key!r}")
+                if attempts is not None and attempt >= attempts:
+                    raise MessageDeliveryFailure(
+                        f"gave up after {attempt} attempt(s): {error}"
+                    ) from exc
+                LOG.warning("AMQP publish attempt %d failed: %s", attempt, error)
+                if self._connector.is_connected:
+                    # A channel-level failure (the connection is fine): pace the retries.
+                    await asyncio.sleep(self._settings.retry_interval)
+
+    async def close(self) -> None:
+        channel, self._channel = self._channel, None
+        if channel is not None and not channel.is_closed:
+            with contextlib.suppress(*LIBRARY_ERRORS):
+                async with asyncio.timeout(self._settings.connect_timeout):
+                    await channel.close()

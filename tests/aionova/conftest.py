@@ -1,0 +1,102 @@
+"""Shared fixtures: fast settings, a seeded all-in-one control plane, and polling helpers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from aionova.config import Config, DefaultOpts
+from aionova.context import RequestContext
+from aionova.deployment import AllInOne
+from aionova.objects import Flavor, ImageMeta, Instance
+from aionova.states import task_states, vm_states
+
+FLAVORS = [
+    Flavor(flavorid="1", name="m1.tiny", memory_mb=512, vcpus=1, root_gb=1),
+    Flavor(flavorid="2", name="m1.small", memory_mb=1024, vcpus=1, root_gb=10),
+    Flavor(flavorid="3", name="m1.medium", memory_mb=4096, vcpus=2, root_gb=40),
+    Flavor(flavorid="99", name="m1.huge", memory_mb=1_000_000, vcpus=4, root_gb=10),
+]
+IMAGE = ImageMeta(id="155d900f-4e14-4e4c-a73d-069cbf4541e6", name="cirros", size=1024)
+
+
+def fast_config(**default: object) -> Config:
+    """Short intervals so liveness and periodic tasks are testable in seconds."""
+    values: dict[str, object] = dict(
+        host="control",
+        report_interval=0.2,
+        service_down_time=1.0,
+        initial_report_delay=0.0,
+        periodic_fuzzy_delay=0.0,
+        update_resources_interval=60.0,
+        rpc_response_timeout=10.0,
+        long_rpc_timeout=30.0,
+    )
+    values.update(default)
+    return Config(DEFAULT=DefaultOpts(**values))  # type: ignore[arg-type]
+
+
+async def seed(cloud: AllInOne) -> None:
+    """Flavors and one image."""
+    for flavor in FLAVORS:
+        await cloud.db.flavor_create(None, flavor)
+    await cloud.db.image_create(None, IMAGE)
+
+
+@pytest.fixture
+def ctxt() -> RequestContext:
+    return RequestContext(user_id="alice", project_id="demo")
+
+
+@pytest.fixture
+async def make_cloud(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[AllInOne]]]:
+    """Factory: ``cloud = await make_cloud(config)``; every cloud is stopped at teardown."""
+    started: list[AllInOne] = []
+
+    async def factory(config: Config | None = None) -> AllInOne:
+        cloud = AllInOne(config or fast_config(), tmp_path / f"nova{len(started)}.sqlite")
+        await cloud.start()
+        started.append(cloud)
+        await seed(cloud)
+        return cloud
+
+    yield factory
+    for cloud in reversed(started):
+        await cloud.stop()
+
+
+@pytest.fixture
+async def cloud(make_cloud: Callable[..., Awaitable[AllInOne]]) -> AllInOne:
+    return await make_cloud()
+
+
+SETTLED = (vm_states.ACTIVE, vm_states.ERROR)
+
+
+async def wait_for(
+    predicate: Callable[[], Awaitable[bool]], timeout: float = 10.0, interval: float = 0.02
+) -> None:
+    """Poll an async predicate until true; TimeoutError after ``timeout``."""
+    async with asyncio.timeout(timeout):
+        while not await predicate():
+            await asyncio.sleep(interval)
+
+
+async def wait_settled(cloud: AllInOne, uuids: list[str], timeout: float = 20.0) -> list[Instance]:
+    """Wait until every instance is ACTIVE or ERROR with no task; returns them."""
+    assert cloud.api is not None
+    result: list[Instance] = []
+
+    async def settled() -> bool:
+        nonlocal result
+        result = [await cloud.db.instance_get(None, u) for u in uuids]
+        return all(i.vm_state in SETTLED and i.task_state is None for i in result)
+
+    await wait_for(settled, timeout)
+    return result
+
+
+__all__ = ["FLAVORS", "IMAGE", "fast_config", "seed", "task_states", "wait_for", "wait_settled"]

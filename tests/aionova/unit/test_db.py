@@ -1,0 +1,108 @@
+"""Storage: migrations, compare-and-swap saves, heartbeats (spec §1.2, §7)."""
+
+from __future__ import annotations
+
+import pytest
+
+from aionova import exception
+from aionova.db import Database
+from aionova.db.schema import LATEST
+from aionova.objects import Flavor, Instance, Service
+from aionova.states import task_states, vm_states
+
+FLAVOR = Flavor(flavorid="1", name="tiny", memory_mb=512, vcpus=1, root_gb=1)
+
+
+@pytest.fixture
+async def db(tmp_path):
+    async with Database(tmp_path / "t.sqlite") as database:
+        yield database
+
+
+async def _instance(db: Database, task: str | None = task_states.SCHEDULING) -> Instance:
+    return await db.instance_create(
+        None, Instance(uuid="u1", flavor=FLAVOR, memory_mb=512, task_state=task)
+    )
+
+
+async def test_schema_is_migrated_once(tmp_path) -> None:
+    for _ in range(2):
+        async with Database(tmp_path / "m.sqlite") as db:
+            rows = await db.db.fetchall("SELECT version FROM schema_version")
+            assert [r[0] for r in rows] == list(range(1, LATEST + 1))
+
+
+async def test_instance_round_trip_keeps_nested_flavor(db: Database) -> None:
+    instance = await _instance(db)
+    assert instance.flavor == FLAVOR and instance.created_at is not None
+    assert instance.obj_what_changed() == {}
+
+
+async def test_save_with_matching_expected_task_state(db: Database) -> None:
+    instance = await _instance(db)
+    instance.task_state = task_states.NETWORKING
+    await instance.save(expected_task_state=[task_states.SCHEDULING, None])
+    assert (await db.instance_get(None, "u1")).task_state == task_states.NETWORKING
+
+
+async def test_save_expecting_none_list_requires_null(db: Database) -> None:
+    instance = await _instance(db, task=None)
+    instance.task_state = task_states.NETWORKING
+    await instance.save(expected_task_state=[None])
+    stale = await db.instance_get(None, "u1")
+    await instance.refresh()
+    stale.task_state = task_states.SPAWNING
+    with pytest.raises(exception.UnexpectedTaskStateError) as err:
+        await stale.save(expected_task_state=[None])
+    assert err.value.kwargs["actual"] == task_states.NETWORKING
+
+
+async def test_bare_none_means_no_check(db: Database) -> None:
+    """Nova's gotcha: expected_task_state=None omits the check entirely."""
+    instance = await _instance(db, task=task_states.REBOOTING)
+    instance.task_state = task_states.REBUILDING
+    await instance.save(expected_task_state=None)
+    assert (await db.instance_get(None, "u1")).task_state == task_states.REBUILDING
+
+
+async def test_cas_against_deleting_raises_the_deleting_error(db: Database) -> None:
+    instance = await _instance(db)
+    other = await db.instance_get(None, "u1")
+    other.task_state = task_states.DELETING
+    await other.save()
+    instance.vm_state = vm_states.ACTIVE
+    with pytest.raises(exception.UnexpectedDeletingTaskStateError):
+        await instance.save(expected_task_state=task_states.SCHEDULING)
+
+
+async def test_vm_state_mismatch_is_a_conflict(db: Database) -> None:
+    instance = await _instance(db)
+    instance.task_state = None
+    with pytest.raises(exception.InstanceUpdateConflict):
+        await instance.save(expected_vm_state=[vm_states.ACTIVE])
+
+
+async def test_missing_instance(db: Database) -> None:
+    with pytest.raises(exception.InstanceNotFound):
+        await db.instance_update(None, "nope", {"task_state": None}, [None])
+
+
+async def test_heartbeat_sets_last_seen_up_but_admin_updates_do_not(db: Database) -> None:
+    service = await db.service_create(None, Service(host="h", binary="nova-compute", version=3))
+    assert service.last_seen_up is None and service.created_at is not None
+    service.disabled = True
+    await service.save()
+    assert service.last_seen_up is None
+    service.report_count += 1
+    await service.save()
+    assert service.last_seen_up is not None and service.disabled
+
+
+async def test_minimum_version_ignores_forced_down(db: Database) -> None:
+    assert await db.service_get_minimum_version(None, "nova-compute") == 0
+    await db.service_create(None, Service(host="a", binary="nova-compute", version=3))
+    old = await db.service_create(None, Service(host="b", binary="nova-compute", version=1))
+    assert await db.service_get_minimum_version(None, "nova-compute") == 1
+    old.forced_down = True
+    await old.save()
+    assert await db.service_get_minimum_version(None, "nova-compute") == 3

@@ -1,0 +1,121 @@
+"""Filters, weighers, host narrowing and retry bookkeeping (spec §4, §9 6-7, 71-73)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from aionova import exception
+from aionova.objects import Destination, Flavor, RequestSpec, SchedulerRetries, Service
+from aionova.scheduler import utils
+from aionova.scheduler.filters import ComputeFilter, CoreFilter, DiskFilter, RamFilter, RetryFilter
+from aionova.scheduler.host_manager import HostManager, HostState
+from aionova.scheduler.weights import RAMWeigher, weigh
+from aionova.servicegroup import ServiceGroupAPI
+
+
+def _spec(memory: int = 1024, **kw: object) -> RequestSpec:
+    flavor = Flavor(flavorid="f", name="f", memory_mb=memory, vcpus=1, root_gb=10)
+    return RequestSpec(instance_uuid="u", flavor=flavor, **kw)  # type: ignore[arg-type]
+
+
+def _host(name: str = "h", total: int = 2048, free: int = 2048, ratio: float = 1.0) -> HostState:
+    host = HostState(name, name)
+    host.total_usable_ram_mb, host.free_ram_mb, host.ram_allocation_ratio = total, free, ratio
+    host.total_usable_disk_gb, host.free_disk_mb = 100, 100 * 1024
+    host.vcpus_total = 2
+    return host
+
+
+def test_ram_filter_oversubscribe_records_limit() -> None:
+    """Scenario 71: ratio 2.0 passes an over-committed host and records total x 2.0."""
+    host = _host(total=2048, free=-1024, ratio=2.0)
+    assert RamFilter().host_passes(host, _spec(1024))
+    assert host.limits["memory_mb"] == 4096
+
+
+def test_ram_filter_rejects_bigger_than_physical() -> None:
+    host = _host(total=2048, free=2048, ratio=2.0)
+    assert not RamFilter().host_passes(host, _spec(2049))
+
+
+def test_disk_and_core_filters() -> None:
+    host = _host()
+    assert DiskFilter().host_passes(host, _spec()) and host.limits["disk_gb"] == 100
+    host.free_disk_mb = 5 * 1024
+    assert not DiskFilter().host_passes(host, _spec())
+    host.vcpus_used, host.cpu_allocation_ratio = 32, 16.0
+    assert not CoreFilter().host_passes(host, _spec())
+    host.vcpus_total = 0
+    assert CoreFilter().host_passes(host, _spec())  # unknown totals pass
+
+
+def test_compute_filter_disabled_and_down() -> None:
+    """Scenario 72."""
+    sg = ServiceGroupAPI(10, 60)
+    now = dt.datetime.now(dt.UTC)
+    host = _host()
+    host.service = Service(host="h", binary="nova-compute", last_seen_up=now)
+    assert ComputeFilter(sg).host_passes(host, _spec())
+    host.service.disabled = True
+    assert not ComputeFilter(sg).host_passes(host, _spec())
+    host.service = Service(
+        host="h", binary="nova-compute", last_seen_up=now - dt.timedelta(seconds=61)
+    )
+    assert not ComputeFilter(sg).host_passes(host, _spec())
+
+
+def test_retry_filter() -> None:
+    spec = _spec(retry=SchedulerRetries(num_attempts=1, hosts=[["h", "h"]]))
+    assert not RetryFilter().host_passes(_host("h"), spec)
+    assert RetryFilter().host_passes(_host("g"), spec)
+
+
+def test_ram_weigher_spreads() -> None:
+    hosts = [_host("a", free=100), _host("b", free=900), _host("c", free=500)]
+    assert [h.host for h in weigh(hosts, _spec(), [RAMWeigher()])] == ["b", "c", "a"]
+    assert [h.host for h in weigh(hosts, _spec(), [RAMWeigher(-1.0)])] == ["a", "c", "b"]
+
+
+def test_candidates_ignore_force_and_requested_destination() -> None:
+    """Scenario 73 (ignore is case-insensitive; a wrong destination leaves nothing)."""
+    manager = HostManager(db=None)  # type: ignore[arg-type]
+    for name in ("a", "b", "c"):
+        manager.host_states[(name, name)] = _host(name)
+    hosts, run = manager.candidates(_spec(ignore_hosts=["A"]))
+    assert sorted(h.host for h in hosts) == ["b", "c"] and run
+    hosts, run = manager.candidates(_spec(force_hosts=["c"]))
+    assert [h.host for h in hosts] == ["c"] and not run
+    hosts, _ = manager.candidates(_spec(requested_destination=Destination(host="b")))
+    assert [h.host for h in hosts] == ["b"]
+    hosts, _ = manager.candidates(_spec(requested_destination=Destination(host="zz")))
+    assert hosts == []
+
+
+def test_populate_retry_counts_and_gives_up() -> None:
+    """Scenario 7: num_attempts beyond max_attempts -> MaxRetriesExceeded."""
+    props: dict = {}
+    for attempt in (1, 2, 3):
+        utils.populate_retry(props, "u", 3)
+        assert props["retry"]["num_attempts"] == attempt
+    props["retry"]["exc_reason"] = "claim failed"
+    with pytest.raises(exception.MaxRetriesExceeded, match="claim failed"):
+        utils.populate_retry(props, "u", 3)
+
+
+def test_no_retry_with_one_attempt_or_one_forced_host() -> None:
+    """Scenario 6."""
+    props: dict = {}
+    utils.populate_retry(props, "u", 1)
+    assert "retry" not in props
+    utils.populate_retry(props, "u", 3, _spec(force_hosts=["a"]))
+    assert "retry" not in props
+    utils.populate_retry(props, "u", 3, _spec(force_hosts=["a", "b"]))
+    assert props["retry"]["num_attempts"] == 1
+
+
+def test_populate_filter_properties() -> None:
+    props: dict = {"retry": {"num_attempts": 1, "hosts": []}}
+    utils.populate_filter_properties(props, {"host": "a", "nodename": "n", "limits": {"x": 1}})
+    assert props == {"retry": {"num_attempts": 1, "hosts": [["a", "n"]]}, "limits": {"x": 1}}

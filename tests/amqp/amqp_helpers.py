@@ -1,0 +1,33 @@
+"""Helpers shared by the RabbitMQ tests (a module name unique across test dirs)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from drivers.amqp import parse_url
+from drivers.amqp.connection import broker_url
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_URL = "rabbit://guest:guest@127.0.0.1:5672/"
+
+
+def rabbit_url_from_env() -> str:
+    return os.environ.get("AIONOVA_RABBIT_URL", DEFAULT_URL)
+
+
+def amqp_url(url: str) -> str:
+    """The plain aio-pika URL of the first host of a ``rabbit://`` URL."""
+    settings = parse_url(url)
+    return str(broker_url(settings, settings.hosts[0]))
+
+
+def broker_ctl(action: str) -> None:
+    """Stop or start the RabbitMQ node of scripts/rabbitmq.sh (restart tests)."""
+    subprocess.run(
+        ["bash", str(REPO / "scripts" / "rabbitmq.sh"), action],
+        check=True,
+        timeout=180,
+        capture_output=True,
+    )
