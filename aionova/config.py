@@ -65,6 +65,17 @@ class DatabaseOpts(msgspec.Struct, kw_only=True):
     connection: str = "aionova.sqlite"
 
 
+class ApiOpts(msgspec.Struct, kw_only=True):
+    """The [api] group: the REST listener and its identity defaults (no Keystone)."""
+
+    listen: str = "127.0.0.1"
+    port: int = 8774
+    public_url: str | None = None
+    default_project: str = "admin"
+    default_user: str = "admin"
+    max_body_bytes: int = 1_048_576
+
+
 class Config(msgspec.Struct, kw_only=True):
     """All settings."""
 
@@ -72,6 +83,7 @@ class Config(msgspec.Struct, kw_only=True):
     scheduler: SchedulerOpts = msgspec.field(default_factory=SchedulerOpts)
     upgrade_levels: UpgradeLevels = msgspec.field(default_factory=UpgradeLevels)
     database: DatabaseOpts = msgspec.field(default_factory=DatabaseOpts)
+    api: ApiOpts = msgspec.field(default_factory=ApiOpts)
 
     def effective_service_down_time(self) -> float:
         """service_down_time, raised to 2.5 x report_interval when not above it (Nova's rule)."""

@@ -140,3 +140,48 @@ class VirtDriverError(NovaException):
 
 class InstanceExists(NovaException):
     msg_fmt = "Instance %(name)s already exists."
+
+
+class InstanceIsLocked(InstanceInvalidState):
+    msg_fmt = "Instance %(instance_uuid)s is locked"
+
+
+class InstanceNotReady(InstanceInvalidState):
+    msg_fmt = "Instance %(instance_id)s is not ready"
+
+
+class ComputeServiceInUse(Invalid):
+    msg_fmt = "Compute service of %(host)s is still in use."
+
+
+class ComputeServiceUnavailable(NovaException):
+    msg_fmt = "Compute service of %(host)s is unavailable at this time."
+
+
+class InvalidSharedStorage(Invalid):
+    msg_fmt = "%(path)s is not on shared storage: %(reason)s"
+
+
+class InstanceEvacuateNotSupported(Invalid):
+    msg_fmt = "Instance evacuate is not supported."
+
+
+class InstanceFaultRollback(NovaException):
+    """Roll the vm_state back instead of ERROR; carries the real cause in ``inner_exception``."""
+
+    msg_fmt = "Instance rollback performed due to: %(inner_exception)s"
+
+    def __init__(self, inner_exception: Exception | None = None, **kwargs: Any) -> None:
+        self.inner_exception = inner_exception
+        super().__init__(inner_exception=inner_exception, **kwargs)
+
+
+class InvalidConfiguration(NovaException):
+    msg_fmt = "Configuration is invalid: %(reason)s"
+
+
+class ServiceForceUpRefused(Invalid):
+    msg_fmt = (
+        "Unable to force up host %(host)s: evacuation migration records in 'done' "
+        "status remain; restart its compute service first."
+    )

@@ -60,6 +60,17 @@ class task_states:
     soft_reboot_states = (REBOOTING, REBOOT_PENDING, REBOOT_STARTED)
     hard_reboot_states = (REBOOTING_HARD, REBOOT_PENDING_HARD, REBOOT_STARTED_HARD)
     rebuild_states = (REBUILDING, REBUILD_BLOCK_DEVICE_MAPPING, REBUILD_SPAWNING)
+    ALLOW_REBOOT = (
+        None,
+        REBOOTING,
+        REBOOT_PENDING,
+        REBOOT_STARTED,
+        RESUMING,
+        REBOOTING_HARD,
+        UNPAUSING,
+        PAUSING,
+        SUSPENDING,
+    )
 
 
 class power_state:

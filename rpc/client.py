@@ -88,7 +88,7 @@ class RPCClient:
         serializer = self.serializer
         if not self._noop:
             kwargs = {k: serializer.serialize_entity(ctxt, v) for k, v in kwargs.items()}
-        context = serializer.serialize_context(ctxt)
+        context = ctxt if self._noop and type(ctxt) is dict else serializer.serialize_context(ctxt)
         if self.version_cap is not None and not versions.is_compatible(
             self.version_cap, target.version
         ):

@@ -3,8 +3,8 @@
 Each call registers a waiter under its ``_msg_id``. A reply with ``ending``
 true settles it (with the last non-null result seen, or the failure); a reply
 with no result, no failure and ``ending`` false is a heartbeat that restarts
-the call-monitor timer. Every waiter has bounded timers: a call ends with its
-result or ``MessagingTimeout``, never hangs.
+the call-monitor deadline. Every waiter has bounded deadlines: a call ends with
+its result or ``MessagingTimeout``, never hangs.
 """
 
 from __future__ import annotations
@@ -15,29 +15,37 @@ from collections.abc import Iterable
 from typing import Any
 
 from rpc import envelope, failures
-from rpc.deadlines import Deadline, Deadlines
 from rpc.driver import Driver
 from rpc.errors import MalformedMessage, MessagingTimeout
 
 LOG = logging.getLogger(__name__)
 
 
-class Waiter:
-    """One outstanding call."""
+SWEEP_INTERVAL = 0.02
 
-    __slots__ = ("deadline", "future", "last_result", "monitor", "monitor_deadline", "msg_id")
+
+class Waiter:
+    """One outstanding call and its deadlines (loop clock; None: no deadline)."""
+
+    __slots__ = ("expires", "future", "last_result", "monitor", "monitor_expires", "msg_id")
 
     def __init__(self, msg_id: str, future: asyncio.Future[Any], monitor: float | None) -> None:
         self.msg_id = msg_id
         self.future = future
         self.last_result: Any = None
         self.monitor = monitor
-        self.deadline: Deadline | None = None
-        self.monitor_deadline: Deadline | None = None
+        self.expires: float | None = None
+        self.monitor_expires: float | None = None
 
 
 class ReplyWaiters:
-    """Correlates reply bodies with outstanding calls."""
+    """Correlates reply bodies with outstanding calls.
+
+    Deadlines are checked by one sweep every 20 ms while calls are outstanding,
+    not by a loop timer per call: most calls end long before their deadline, and
+    a timer per call costs a heap insertion and a cancellation each. A call
+    times out at most one sweep late, never early.
+    """
 
     def __init__(self, driver: Driver, allowed_remote_exmods: Iterable[str]) -> None:
         self._driver = driver
@@ -45,7 +53,7 @@ class ReplyWaiters:
         self._waiters: dict[str, Waiter] = {}
         self._address: str | None = None
         self._lock = asyncio.Lock()
-        self._deadlines = Deadlines()
+        self._sweeper: asyncio.TimerHandle | None = None
 
     @property
     def known_address(self) -> str | None:
@@ -63,37 +71,42 @@ class ReplyWaiters:
     def register(self, msg_id: str, timeout: float | None, monitor: float | None) -> Waiter:
         """Expect a reply to ``msg_id``: MessagingTimeout after ``timeout`` seconds,
         or after ``monitor`` seconds without a heartbeat."""
-        waiter = Waiter(msg_id, asyncio.get_running_loop().create_future(), monitor)
-        if timeout is not None:
-            waiter.deadline = self._deadlines.add(timeout, self._expire, waiter)
-        if monitor:
-            waiter.monitor_deadline = self._deadlines.add(monitor, self._expire_monitor, waiter)
+        loop = asyncio.get_running_loop()
+        waiter = Waiter(msg_id, loop.create_future(), monitor)
+        if timeout is not None or monitor:
+            now = loop.time()
+            if timeout is not None:
+                waiter.expires = now + timeout
+            if monitor:
+                waiter.monitor_expires = now + monitor
+            if self._sweeper is None:
+                self._sweeper = loop.call_later(SWEEP_INTERVAL, self._sweep)
         self._waiters[msg_id] = waiter
         return waiter
 
     def unregister(self, waiter: Waiter) -> None:
         self._waiters.pop(waiter.msg_id, None)
-        if waiter.deadline is not None:
-            self._deadlines.cancel(waiter.deadline)
-        if waiter.monitor_deadline is not None:
-            self._deadlines.cancel(waiter.monitor_deadline)
         if not waiter.future.done():
             waiter.future.cancel()
 
-    def _expire(self, waiter: Waiter) -> None:
-        if not waiter.future.done():
-            waiter.future.set_exception(
-                MessagingTimeout(f"Timed out waiting for a reply to message ID {waiter.msg_id}")
-            )
-
-    def _expire_monitor(self, waiter: Waiter) -> None:
-        if not waiter.future.done():
-            waiter.future.set_exception(
-                MessagingTimeout(
-                    f"Timed out waiting for a reply to message ID {waiter.msg_id}: "
-                    "no heartbeat within call_monitor_timeout"
+    def _sweep(self) -> None:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        for waiter in self._waiters.values():
+            if waiter.future.done():
+                continue
+            if waiter.expires is not None and now >= waiter.expires:
+                waiter.future.set_exception(
+                    MessagingTimeout(f"Timed out waiting for a reply to message ID {waiter.msg_id}")
                 )
-            )
+            elif waiter.monitor_expires is not None and now >= waiter.monitor_expires:
+                waiter.future.set_exception(
+                    MessagingTimeout(
+                        f"Timed out waiting for a reply to message ID {waiter.msg_id}: "
+                        "no heartbeat within call_monitor_timeout"
+                    )
+                )
+        self._sweeper = loop.call_later(SWEEP_INTERVAL, self._sweep) if self._waiters else None
 
     def on_reply(self, body: bytes) -> None:
         """Driver callback: route one reply body to its waiter."""
@@ -114,15 +127,13 @@ class ReplyWaiters:
         if reply.ending:
             waiter.future.set_result(waiter.last_result)
         elif reply.result is None and waiter.monitor:
-            if waiter.monitor_deadline is not None:
-                self._deadlines.cancel(waiter.monitor_deadline)
-            waiter.monitor_deadline = self._deadlines.add(
-                waiter.monitor, self._expire_monitor, waiter
-            )
+            waiter.monitor_expires = asyncio.get_running_loop().time() + waiter.monitor
 
     def close(self, exc: Exception) -> None:
         """End every outstanding call with ``exc`` and drop the timers."""
         for waiter in list(self._waiters.values()):
             if not waiter.future.done():
                 waiter.future.set_exception(exc)
-        self._deadlines.close()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None

@@ -165,7 +165,12 @@ class RPCServer:
         heartbeat = self._start_heartbeat(request) if request.client_timeout else None
         try:
             method = self.dispatcher.lookup(request.namespace, request.version, request.method)
-            result = await self._invoke(method, request)
+            if self._noop:
+                result = method.func(request.context, **request.args)
+                if method.is_async:
+                    result = await result
+            else:
+                result = await self._invoke(method, request)
         except Exception as exc:
             self._log_failure(request, exc)
             if request.msg_id and request.reply_q:
@@ -185,9 +190,6 @@ class RPCServer:
             await self._send_reply(request.reply_q, body)
 
     async def _invoke(self, method: Method, request: envelope.Request) -> Any:
-        if self._noop:
-            result = method.func(request.context, **request.args)
-            return (await result) if method.is_async else result
         serializer = self.serializer
         ctxt = serializer.deserialize_context(request.context)
         args = {k: serializer.deserialize_entity(ctxt, v) for k, v in request.args.items()}

@@ -2,65 +2,31 @@
 
 from __future__ import annotations
 
-import functools
 import uuid as uuidlib
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any
 
 import rpc
 from aionova import exception
+from aionova.compute.api_actions import ActionsMixin
+from aionova.compute.checks import check_instance_state
+from aionova.compute.host_api import HostAPI
+from aionova.compute.rpcapi import ComputeAPI
 from aionova.conductor.rpcapi import ComputeTaskAPI
 from aionova.config import Config
 from aionova.context import RequestContext
 from aionova.db import Database
-from aionova.objects import Destination, Flavor, ImageMeta, Instance, InstanceFault, RequestSpec
+from aionova.objects import (
+    Destination,
+    Flavor,
+    ImageMeta,
+    Instance,
+    InstanceAction,
+    InstanceFault,
+    Migration,
+    RequestSpec,
+)
 from aionova.servicegroup import ServiceGroupAPI
 from aionova.states import power_state, task_states, vm_states
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def check_instance_state(
-    vm_state: Sequence[str] | None = None,
-    task_state: Sequence[str | None] | object = (None,),
-    must_have_launched: bool = True,
-) -> Callable[
-    [Callable[Concatenate[Any, RequestContext, Instance, P], Awaitable[R]]],
-    Callable[Concatenate[Any, RequestContext, Instance, P], Awaitable[R]],
-]:
-    """Refuse an operation (``InstanceInvalidState``) unless the instance is in an allowed state.
-
-    ``task_state=None`` disables the task check; the default allows only idle instances.
-    """
-
-    def outer(func: Any) -> Any:
-        @functools.wraps(func)
-        async def inner(self: Any, ctxt: RequestContext, instance: Instance, *a: Any, **k: Any):
-            method = func.__name__
-            if vm_state is not None and instance.vm_state not in vm_state:
-                raise exception.InstanceInvalidState(
-                    attr="vm_state",
-                    instance_uuid=instance.uuid,
-                    state=instance.vm_state,
-                    method=method,
-                )
-            if task_state is not None and instance.task_state not in task_state:  # type: ignore[operator]
-                raise exception.InstanceInvalidState(
-                    attr="task_state",
-                    instance_uuid=instance.uuid,
-                    state=instance.task_state,
-                    method=method,
-                )
-            if must_have_launched and instance.launched_at is None:
-                raise exception.InstanceInvalidState(
-                    attr="launched_at", instance_uuid=instance.uuid, state=None, method=method
-                )
-            return await func(self, ctxt, instance, *a, **k)
-
-        return inner
-
-    return outer
 
 
 def _parse_availability_zone(az: str | None) -> tuple[str | None, str | None, str | None]:
@@ -72,12 +38,15 @@ def _parse_availability_zone(az: str | None) -> tuple[str | None, str | None, st
     return zone or None, host or None, node or None
 
 
-class API:
-    """Compute API on the shared database and the conductor's compute_task client."""
+class API(ActionsMixin):
+    """Compute API on the shared database, the conductor's compute_task client and the
+    compute client. Server actions (reboot, rebuild, evacuate, stop, start, delete,
+    lock) are in ``api_actions.py``."""
 
     def __init__(self, db: Database, transport: rpc.Transport, config: Config) -> None:
         self.db, self.config = db, config
         self.compute_task_api = ComputeTaskAPI(transport, config)
+        self.compute_rpcapi = ComputeAPI(transport, db, config)
         d = config.DEFAULT
         self.servicegroup = ServiceGroupAPI(d.report_interval, d.service_down_time)
 
@@ -183,3 +152,22 @@ class API:
         if instance.vm_state not in (vm_states.ERROR, vm_states.DELETED):
             return None
         return await self.db.instance_fault_get_latest(ctxt, instance.uuid)
+
+    async def actions_get(self, ctxt: RequestContext, instance: Instance) -> list[InstanceAction]:
+        """Every action of an instance with its events, oldest first."""
+        return await self.db.actions_get(ctxt, instance.uuid)
+
+    async def action_get_by_request_id(
+        self, ctxt: RequestContext, instance: Instance, request_id: str
+    ) -> InstanceAction:
+        """One action (``NotFound`` otherwise)."""
+        return await self.db.action_get_by_request_id(ctxt, instance.uuid, request_id)
+
+    async def migration_get_all(
+        self, ctxt: RequestContext, filters: dict[str, Any] | None = None
+    ) -> list[Migration]:
+        """Migrations (see ``HostAPI.migration_get_all``)."""
+        return await self.db.migration_get_all(ctxt, filters)
+
+
+__all__ = ["API", "HostAPI", "check_instance_state"]

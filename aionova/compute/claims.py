@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 from aionova import exception
@@ -63,5 +64,6 @@ class Claim:
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, *rest: object) -> None:
-        if exc_type is not None:
+        # A cancellation is a crash or a shutdown: nothing more is saved (init_host recovers).
+        if exc_type is not None and not issubclass(exc_type, asyncio.CancelledError):
             await self.abort()

@@ -1,4 +1,4 @@
-"""ComputeManager: builds instances on this host's hypervisor.
+"""ComputeManager: builds and operates instances on this host's hypervisor.
 
 ``build_and_run_instance`` hands the build to an owned task and returns; the
 task takes the per-instance lock, then a build slot (``max_concurrent_builds``),
@@ -18,6 +18,10 @@ from typing import Any
 import rpc
 from aionova import exception
 from aionova.compute.locks import KeyedLocks
+from aionova.compute.power import PowerMixin
+from aionova.compute.reboot import RebootMixin
+from aionova.compute.rebuild import RebuildMixin
+from aionova.compute.recovery import RecoveryMixin
 from aionova.compute.resource_tracker import ResourceTracker
 from aionova.compute.rpcapi import ComputeAPI
 from aionova.conductor.rpcapi import ComputeTaskAPI, ConductorAPI
@@ -35,8 +39,12 @@ EVENT_BUILD = "compute__do_build_and_run_instance"
 _DELETED = (exception.InstanceNotFound, exception.UnexpectedDeletingTaskStateError)
 
 
-class ComputeManager(Manager):
-    """Target 4.x. ``rpc_version`` lets a test run an older compute (e.g. "4.0")."""
+class ComputeManager(RecoveryMixin, RebootMixin, PowerMixin, RebuildMixin, Manager):
+    """Target 4.x. ``rpc_version`` lets a test run an older compute (e.g. "4.0").
+
+    Operations after boot live in mixins: reboot.py, power.py (stop/start/terminate),
+    rebuild.py (rebuild and evacuate) and recovery.py (init_host).
+    """
 
     service_name = "compute"
 
@@ -61,9 +69,6 @@ class ComputeManager(Manager):
         self._tasks: set[asyncio.Task[None]] = set()
 
     # -- service hooks --------------------------------------------------------------
-    async def init_host(self, service_ref: Any) -> None:
-        await self.driver.init_host(self.host)
-
     async def pre_start_hook(self, ctxt: RequestContext) -> None:
         await self.update_available_resource(ctxt)
 

@@ -11,7 +11,7 @@ from aionova import exception
 from aionova.compute.claims import Claim, instance_usage, test_claim
 from aionova.config import Config
 from aionova.context import RequestContext
-from aionova.objects import ComputeNode, Instance
+from aionova.objects import ComputeNode, Instance, Migration
 from aionova.states import allow_resource_removal
 from aionova.virt.driver import ComputeDriver, NodeResources
 
@@ -24,6 +24,7 @@ class ResourceTracker:
         self.lock = asyncio.Lock()
         self.compute_nodes: dict[str, ComputeNode] = {}
         self.tracked: dict[str, str] = {}  # instance uuid -> node
+        self.moving: dict[str, tuple[str, Instance]] = {}  # incoming evacuations
 
     async def instance_claim(
         self,
@@ -64,6 +65,78 @@ class ResourceTracker:
             with contextlib.suppress(exception.InstanceNotFound):
                 await instance.save()
 
+    # -- evacuation claims (spec §5.4) -------------------------------------------------
+    async def rebuild_claim(
+        self,
+        ctxt: RequestContext,
+        instance: Instance,
+        nodename: str,
+        limits: dict[str, Any] | None,
+        migration: Migration | None,
+    ) -> Migration:
+        """Test and record an evacuation's usage here; the migration becomes pre-migrating.
+
+        Without a migration (a 4.0 message) one is created. ``ComputeResourcesUnavailable``
+        if it does not fit.
+        """
+        async with self.lock:
+            node = self.compute_nodes.get(nodename)
+            if node is None:
+                raise exception.ComputeResourcesUnavailable(
+                    reason=f"Attempt to claim resources on unknown node {nodename}"
+                )
+            test_claim(node, instance, limits)
+            if migration is None:
+                migration = await self.store.migration_create(
+                    ctxt,
+                    Migration(
+                        uuid=str(uuidlib.uuid4()),
+                        instance_uuid=instance.uuid,
+                        source_compute=instance.host,
+                        source_node=instance.node,
+                        status="pre-migrating",
+                        migration_type="evacuation",
+                    ),
+                )
+            migration.dest_compute = migration.dest_host = self.host
+            migration.dest_node = nodename
+            migration.status = "pre-migrating"
+            await migration.save()
+            self._add(node, instance, +1)
+            self.moving[instance.uuid] = (nodename, instance)
+            await node.save()
+            return migration
+
+    async def drop_move_claim(self, ctxt: RequestContext, instance: Instance) -> None:
+        """Give back an evacuation's usage (it failed)."""
+        async with self.lock:
+            entry = self.moving.pop(instance.uuid, None)
+            node = self.compute_nodes.get(entry[0]) if entry else None
+            if node is not None:
+                self._add(node, instance, -1)
+                await node.save()
+
+    async def finish_evacuation(
+        self, ctxt: RequestContext, instance: Instance, nodename: str, migration: Migration
+    ) -> None:
+        """Under the lock: the instance moves here (host/node), then the migration is done."""
+        async with self.lock:
+            instance.host, instance.node = self.host, nodename
+            await instance.save()
+            self.moving.pop(instance.uuid, None)
+            self.tracked[instance.uuid] = nodename
+            migration.status = "done"
+            await migration.save()
+
+    async def drop_instance(self, ctxt: RequestContext, instance: Instance) -> None:
+        """Stop counting a deleted instance."""
+        async with self.lock:
+            nodename = self.tracked.pop(instance.uuid, None)
+            node = self.compute_nodes.get(nodename or "")
+            if node is not None:
+                self._add(node, instance, -1)
+                await node.save()
+
     def _add(self, node: ComputeNode, instance: Instance, sign: int) -> None:
         memory, disk, vcpus = instance_usage(instance)
         node.memory_mb_used += sign * memory
@@ -88,6 +161,9 @@ class ResourceTracker:
                     if not allow_resource_removal(instance.vm_state, instance.task_state):
                         self._add(node, instance, +1)
                         self.tracked[instance.uuid] = nodename
+                for uuid, (move_node, instance) in self.moving.items():
+                    if move_node == nodename and uuid not in self.tracked:
+                        self._add(node, instance, +1)  # an evacuation still arriving
                 await node.save()
 
     def _reset(self, node: ComputeNode, resources: NodeResources) -> None:

@@ -129,10 +129,7 @@ class ComputeAPI:
         node: str | None = None,
         limits: dict[str, Any] | None = None,
     ) -> None:
-        """Cast 4.5 with migration/scheduled_node/limits, or 4.0 without them (older peers).
-
-        The server side arrives with part 2 (rebuild/evacuate).
-        """
+        """Cast 4.5 with migration/scheduled_node/limits, or 4.0 without them (older peers)."""
         client = await self.client(ctxt)
         kwargs: dict[str, Any] = dict(
             instance=instance,
@@ -153,3 +150,43 @@ class ComputeAPI:
             version = "4.0"
         cctxt = client.prepare(server=self._host(host, instance), version=version)
         await cctxt.cast(ctxt, "rebuild_instance", **kwargs)
+
+    async def _cast_to_instance(
+        self, ctxt: RequestContext, instance: Instance, method: str, **kwargs: Any
+    ) -> None:
+        """Cast a 4.0 method to the compute that owns the instance."""
+        client = await self.client(ctxt)
+        cctxt = client.prepare(server=self._host(None, instance), version="4.0")
+        await cctxt.cast(ctxt, method, instance=instance, **kwargs)
+
+    async def reboot_instance(
+        self,
+        ctxt: RequestContext,
+        instance: Instance,
+        block_device_info: Any,
+        reboot_type: str,
+    ) -> None:
+        """Cast (4.0): 'SOFT' or 'HARD'."""
+        await self._cast_to_instance(
+            ctxt,
+            instance,
+            "reboot_instance",
+            block_device_info=block_device_info,
+            reboot_type=reboot_type,
+        )
+
+    async def stop_instance(
+        self, ctxt: RequestContext, instance: Instance, clean_shutdown: bool = True
+    ) -> None:
+        """Cast (4.0): power the guest off."""
+        await self._cast_to_instance(ctxt, instance, "stop_instance", clean_shutdown=clean_shutdown)
+
+    async def start_instance(self, ctxt: RequestContext, instance: Instance) -> None:
+        """Cast (4.0): power the guest on."""
+        await self._cast_to_instance(ctxt, instance, "start_instance")
+
+    async def terminate_instance(
+        self, ctxt: RequestContext, instance: Instance, bdms: list[Any] | None = None
+    ) -> None:
+        """Cast (4.0): destroy the guest and delete the instance."""
+        await self._cast_to_instance(ctxt, instance, "terminate_instance", bdms=bdms or [])

@@ -11,6 +11,7 @@ from typing import Any
 import rpc
 from aionova import exception
 from aionova.compute.rpcapi import ComputeAPI
+from aionova.conductor.rebuild import RebuildTaskMixin
 from aionova.config import Config
 from aionova.context import RequestContext
 from aionova.db import Database
@@ -19,6 +20,7 @@ from aionova.objects import (
     ComputeNode,
     Instance,
     InstanceFault,
+    Migration,
     RequestSpec,
     SchedulerRetries,
     Service,
@@ -63,8 +65,26 @@ class ConductorManager(Manager):
             ctxt, uuid, updates, expected_task_state, expected_vm_state
         )
 
+    @rpc.expected_exceptions(exception.InstanceNotFound)
+    async def instance_destroy(self, ctxt: RequestContext, uuid: str) -> Instance:
+        return await self.db.instance_destroy(ctxt, uuid)
+
     async def instance_fault_create(self, ctxt: RequestContext, fault: InstanceFault) -> None:
         await self.db.instance_fault_create(ctxt, fault)
+
+    async def migration_create(self, ctxt: RequestContext, migration: Migration) -> Migration:
+        return await self.db.migration_create(ctxt, migration)
+
+    @rpc.expected_exceptions(exception.NotFound)
+    async def migration_update(
+        self, ctxt: RequestContext, migration_id: int, updates: dict[str, Any]
+    ) -> Migration:
+        return await self.db.migration_update(ctxt, migration_id, updates)
+
+    async def migration_get_all(
+        self, ctxt: RequestContext, filters: dict[str, Any] | None = None
+    ) -> list[Migration]:
+        return await self.db.migration_get_all(ctxt, filters)
 
     async def action_event_start(
         self, ctxt: RequestContext, uuid: str, event: str, host: str | None = None
@@ -112,10 +132,10 @@ class ConductorManager(Manager):
         return await self.db.compute_node_update(ctxt, node_id, updates)
 
 
-class ComputeTaskManager:
+class ComputeTaskManager(RebuildTaskMixin):
     """Namespace ``compute_task``: schedules instances and casts them to computes."""
 
-    target = rpc.Target(namespace="compute_task", version="1.10")
+    target = rpc.Target(namespace="compute_task", version="1.12")
 
     def __init__(self, host: str, config: Config, transport: rpc.Transport, db: Database):
         self.host, self.config, self.db = host, config, db

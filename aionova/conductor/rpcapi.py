@@ -9,7 +9,14 @@ import rpc
 from aionova.config import Config
 from aionova.context import RequestContext
 from aionova.messaging import Client
-from aionova.objects import ComputeNode, Instance, InstanceFault, RequestSpec, Service
+from aionova.objects import (
+    ComputeNode,
+    Instance,
+    InstanceFault,
+    Migration,
+    RequestSpec,
+    Service,
+)
 
 TOPIC = "conductor"
 Ctx = RequestContext | None
@@ -55,8 +62,26 @@ class ConductorAPI:
             expected_vm_state=expected_vm_state,
         )
 
+    async def instance_destroy(self, ctxt: Ctx, uuid: str) -> Instance:
+        return await self._call(ctxt, "instance_destroy", uuid=uuid)
+
     async def instance_fault_create(self, ctxt: Ctx, fault: InstanceFault) -> None:
         await self._call(ctxt, "instance_fault_create", fault=fault)
+
+    async def migration_create(self, ctxt: Ctx, migration: Migration) -> Migration:
+        return await self._call(ctxt, "migration_create", migration=migration)
+
+    async def migration_update(
+        self, ctxt: Ctx, migration_id: int, updates: dict[str, Any]
+    ) -> Migration:
+        return await self._call(
+            ctxt, "migration_update", migration_id=migration_id, updates=updates
+        )
+
+    async def migration_get_all(
+        self, ctxt: Ctx, filters: dict[str, Any] | None = None
+    ) -> list[Migration]:
+        return await self._call(ctxt, "migration_get_all", filters=filters)
 
     async def action_event_start(
         self, ctxt: Ctx, uuid: str, event: str, host: str | None = None
@@ -140,3 +165,40 @@ class ComputeTaskAPI:
         else:
             version = "1.5"
         await self.client.prepare(version=version).cast(ctxt, "build_instances", **kwargs)
+
+    async def rebuild_instance(
+        self,
+        ctxt: RequestContext,
+        instance: Instance,
+        new_pass: str | None,
+        injected_files: list[Any] | None,
+        image_ref: str | None,
+        orig_image_ref: str | None,
+        orig_sys_metadata: dict[str, Any] | None,
+        bdms: list[Any] | None,
+        recreate: bool = False,
+        on_shared_storage: bool | None = None,
+        preserve_ephemeral: bool = False,
+        host: str | None = None,
+        request_spec: RequestSpec | None = None,
+    ) -> None:
+        """Cast (1.12 with request_spec, else 1.8): rebuild on ``host`` or evacuate."""
+        kwargs: dict[str, Any] = dict(
+            instance=instance,
+            new_pass=new_pass,
+            injected_files=injected_files,
+            image_ref=image_ref,
+            orig_image_ref=orig_image_ref,
+            orig_sys_metadata=orig_sys_metadata,
+            bdms=bdms,
+            recreate=recreate,
+            on_shared_storage=on_shared_storage,
+            preserve_ephemeral=preserve_ephemeral,
+            host=host,
+        )
+        version = "1.12"
+        if self.client.can_send_version(version):
+            kwargs["request_spec"] = request_spec
+        else:
+            version = "1.8"
+        await self.client.prepare(version=version).cast(ctxt, "rebuild_instance", **kwargs)

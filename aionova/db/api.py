@@ -10,6 +10,7 @@ from aionova import exception
 from aionova.context import RequestContext
 from aionova.db.core import Connection, Ctx, fmt_time, from_row, to_db, utcnow
 from aionova.db.hosts import HostQueries
+from aionova.db.moves import MoveQueries
 from aionova.objects import Instance, InstanceAction, InstanceActionEvent, InstanceFault
 from aionova.states import task_states
 
@@ -29,7 +30,7 @@ def _where_in(column: str, values: Sequence[str | None]) -> tuple[str, list[Any]
     return "(" + " OR ".join(parts or ["0"]) + ")", concrete
 
 
-class Database(HostQueries):
+class Database(MoveQueries, HostQueries):
     """Shared by api, conductor and scheduler; objects it returns are bound to it."""
 
     def __init__(self, path: str | Path) -> None:

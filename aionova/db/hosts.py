@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid as uuidlib
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -41,6 +42,7 @@ class HostQueries:
     async def service_create(self, ctxt: Ctx, service: Service) -> Service:
         """Insert a service row (created_at = now; last_seen_up stays empty)."""
         cols = (
+            "uuid",
             "host",
             "binary",
             "topic",
@@ -54,6 +56,7 @@ class HostQueries:
         _, row_id = await self.db.execute(
             _insert_sql("services", cols),
             (
+                service.uuid or str(uuidlib.uuid4()),
                 service.host,
                 service.binary,
                 service.topic,

@@ -86,6 +86,14 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX instance_faults_instance ON instance_faults (instance_uuid);
         """,
     ),
+    (
+        2,
+        """
+        ALTER TABLE services ADD COLUMN uuid TEXT;
+        CREATE UNIQUE INDEX services_uuid ON services (uuid);
+        CREATE INDEX migrations_instance ON migrations (instance_uuid, status);
+        """,
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]

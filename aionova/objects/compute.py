@@ -11,8 +11,9 @@ from aionova.objects.base import NovaObject
 class Service(NovaObject, kw_only=True):
     """A running service (one row per host and binary); heartbeats bump report_count."""
 
-    VERSION: ClassVar[str] = "1.0"
+    VERSION: ClassVar[str] = "1.1"
     id: int | None = None
+    uuid: str | None = None
     host: str
     binary: str
     topic: str | None = None

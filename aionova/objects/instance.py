@@ -104,6 +104,10 @@ class Instance(NovaObject, kw_only=True):
         """Reload every field from the store."""
         self.obj_refresh_from(await self.store.instance_get(self.context, self.uuid))
 
+    async def destroy(self) -> None:
+        """Soft-delete the row (``InstanceNotFound`` if already gone)."""
+        self.obj_refresh_from(await self.store.instance_destroy(self.context, self.uuid))
+
 
 def _as_list(value: ExpectedState) -> list[str | None] | None:
     if value is None:

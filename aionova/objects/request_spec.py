@@ -66,3 +66,9 @@ class Migration(NovaObject, kw_only=True):
     migration_type: str = "evacuation"
     created_at: dt.datetime | None = None
     updated_at: dt.datetime | None = None
+
+    async def save(self) -> None:
+        """Write changed fields (through the conductor on a compute)."""
+        changes = self.obj_what_changed()
+        if changes and self.id is not None:
+            self.obj_refresh_from(await self.store.migration_update(self.context, self.id, changes))

@@ -47,6 +47,7 @@ class FakeDriver:
         nodes: list[str] | None = None,
         latency: Latency | None = None,
         shared_storage: bool = False,
+        soft_reboot_timeout: float = 0.5,
     ) -> None:
         self.vcpus, self.memory_mb, self.local_gb = vcpus, memory_mb, local_gb
         self._nodes = nodes
@@ -58,6 +59,9 @@ class FakeDriver:
         self.calls: list[tuple[str, str]] = []
         self.running: Counter[str] = Counter()
         self.peak: Counter[str] = Counter()
+        self.soft_reboot_timeout = soft_reboot_timeout
+        self.ignore_soft_shutdown: set[str] = set()
+        self.reboots: list[tuple[str, str]] = []
 
     @classmethod
     def small(cls, **kwargs: Any) -> FakeDriver:
@@ -146,9 +150,19 @@ class FakeDriver:
         self.guests.pop(instance.uuid, None)
 
     async def reboot(self, instance: Instance, reboot_type: str) -> None:
+        """SOFT: a clean shutdown within ``soft_reboot_timeout`` then power on; a guest that
+        ignores it (``ignore_soft_shutdown``) is hard-rebooted after the timeout."""
         self.get_info(instance)
         await self._act("reboot", instance)
+        performed = "HARD"
+        if reboot_type == "SOFT":
+            if instance.uuid in self.ignore_soft_shutdown:
+                await asyncio.sleep(self.soft_reboot_timeout)
+            else:
+                performed = "SOFT"
+        self.guests[instance.uuid] = power_state.SHUTDOWN
         self.guests[instance.uuid] = power_state.RUNNING
+        self.reboots.append((instance.uuid, performed))
 
     async def power_off(self, instance: Instance, shutdown_timeout: float = 0) -> None:
         self.get_info(instance)

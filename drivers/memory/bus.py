@@ -96,8 +96,13 @@ class Bus:
     def consume(self, queue: str, consumer: Consumer) -> None:
         q = self._queues[queue]
         q.consumers.append(consumer)
+        now = time.monotonic()
         while q.pending:
-            self._hand_over(q, *q.pending.popleft())
+            body, deadline = q.pending.popleft()
+            if deadline is not None and now > deadline:
+                self.expired += 1
+            else:
+                self._hand_over(q, body)
 
     def cancel(self, queue: str, consumer: Consumer) -> None:
         q = self._queues.get(queue)
@@ -117,9 +122,8 @@ class Bus:
             if mandatory:
                 raise MessageUndeliverable(f"no queue bound to {exchange!r} with key {key!r}")
             return
-        deadline = None if ttl is None else time.monotonic() + ttl
         for name in names:
-            self._enqueue(self._queues[name], body, deadline)
+            self._enqueue(self._queues[name], body, ttl)
 
     def publish_fanout(self, exchange: str, body: bytes) -> None:
         self.published += 1
@@ -130,16 +134,13 @@ class Bus:
         for name in names:
             self._enqueue(self._queues[name], body, None)
 
-    def _enqueue(self, queue: Queue, body: bytes, deadline: float | None) -> None:
+    def _enqueue(self, queue: Queue, body: bytes, ttl: float | None) -> None:
         if queue.consumers:
-            self._hand_over(queue, body, deadline)
-        else:
-            queue.pending.append((body, deadline))
+            self._hand_over(queue, body)
+        else:  # only a waiting message can outlive its time to live
+            queue.pending.append((body, None if ttl is None else time.monotonic() + ttl))
 
-    def _hand_over(self, queue: Queue, body: bytes, deadline: float | None) -> None:
-        if deadline is not None and time.monotonic() > deadline:
-            self.expired += 1
-            return
+    def _hand_over(self, queue: Queue, body: bytes) -> None:
         self._unsettled += 1
         self.delivered += 1
         _call(queue.pick().handler, MemoryDelivery(body, self))

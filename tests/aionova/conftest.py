@@ -99,4 +99,64 @@ async def wait_settled(cloud: AllInOne, uuids: list[str], timeout: float = 20.0)
     return result
 
 
-__all__ = ["FLAVORS", "IMAGE", "fast_config", "seed", "task_states", "wait_for", "wait_settled"]
+async def boot(
+    cloud: AllInOne,
+    ctxt: RequestContext,
+    count: int = 1,
+    *,
+    host: str | None = None,
+    flavor: str = "1",
+) -> list[Instance]:
+    """Boot ``count`` instances (forced onto ``host`` if given) and wait until ACTIVE."""
+    assert cloud.api is not None
+    zone = f"nova:{host}" if host else None
+    instances, _ = await cloud.api.create(
+        ctxt, flavor, IMAGE.id, min_count=count, availability_zone=zone
+    )
+    done = await wait_settled(cloud, [i.uuid for i in instances])
+    assert all(i.vm_state == vm_states.ACTIVE for i in done), [i.vm_state for i in done]
+    return done
+
+
+async def wait_state(
+    cloud: AllInOne,
+    uuid: str,
+    vm_state: str,
+    task_state: str | None = None,
+    timeout: float = 10.0,
+) -> Instance:
+    """Wait until an instance has exactly this vm_state and task_state; returns it."""
+    found: Instance | None = None
+
+    async def reached() -> bool:
+        nonlocal found
+        found = await cloud.db.instance_get(None, uuid, read_deleted=True)
+        return found.vm_state == vm_state and found.task_state == task_state
+
+    try:
+        await wait_for(reached, timeout)
+    except TimeoutError:
+        raise AssertionError(f"{uuid}: wanted {vm_state}/{task_state}, have {found}") from None
+    assert found is not None
+    return found
+
+
+async def events_of(cloud: AllInOne, uuid: str, action: str) -> dict[str, str | None]:
+    """{event: result} of the newest action named ``action`` of an instance."""
+    actions = [a for a in await cloud.db.actions_get(None, uuid) if a.action == action]
+    assert actions, f"no {action} action on {uuid}"
+    return {e.event: e.result for e in actions[-1].events}
+
+
+__all__ = [
+    "FLAVORS",
+    "IMAGE",
+    "boot",
+    "events_of",
+    "fast_config",
+    "seed",
+    "task_states",
+    "wait_for",
+    "wait_settled",
+    "wait_state",
+]

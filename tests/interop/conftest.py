@@ -73,9 +73,8 @@ class OsloServer:
     """An oslo.messaging RPCServer (threading executor) started and stopped from asyncio."""
 
     def __init__(self, transport: Any, target: Any, endpoints: list[Any]) -> None:
-        self.server = oslo_messaging.get_rpc_server(
-            transport, target, endpoints, executor="threading"
-        )
+        # No eventlet here, so oslo.messaging picks its threading executor by itself.
+        self.server = oslo_messaging.get_rpc_server(transport, target, endpoints)
 
     async def __aenter__(self) -> OsloServer:
         await asyncio.to_thread(self.server.start)

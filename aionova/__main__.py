@@ -1,0 +1,5 @@
+"""``python -m aionova`` runs the console command."""
+
+from aionova.cmd.main import main
+
+main()

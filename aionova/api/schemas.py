@@ -1,0 +1,133 @@
+"""Request bodies as msgspec types: decoding is validation (a mismatch is a 400)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, TypeVar
+
+import msgspec
+
+from aionova.api.faults import bad_request
+
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
+Ref = Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
+Password = Annotated[str, msgspec.Meta(max_length=255)]
+Count = Annotated[int, msgspec.Meta(ge=1, le=1000)]
+Metadata = Annotated[
+    dict[
+        Annotated[str, msgspec.Meta(min_length=1, max_length=255)],
+        Annotated[str, msgspec.Meta(max_length=255)],
+    ],
+    msgspec.Meta(max_length=128),
+]
+HostName = Annotated[str, msgspec.Meta(min_length=1, max_length=255, pattern=r"^[^\s/]+$")]
+
+
+class Network(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    uuid: str | None = None
+    port: str | None = None
+    fixed_ip: str | None = None
+    tag: str | None = None
+
+
+class BlockDevice(msgspec.Struct, kw_only=True):
+    uuid: str | None = None
+    source_type: str | None = None
+    destination_type: str | None = None
+    boot_index: int | str | None = None
+    delete_on_termination: bool = False
+    volume_size: int | None = None
+
+
+class ServerCreate(msgspec.Struct, kw_only=True):
+    """``{"server": {...}}`` of POST /servers; unknown keys are ignored (clients vary)."""
+
+    name: Name
+    imageRef: str = ""
+    flavorRef: Ref | int
+    min_count: Count = 1
+    max_count: Count | None = None
+    networks: Literal["auto", "none"] | list[Network] | None = None
+    block_device_mapping_v2: list[BlockDevice] | None = None
+    adminPass: Password | None = None
+    metadata: Metadata = {}
+    availability_zone: Annotated[str, msgspec.Meta(max_length=255)] | None = None
+    key_name: str | None = None
+    user_data: str | None = None
+    description: Annotated[str, msgspec.Meta(max_length=255)] | None = None
+    security_groups: list[dict[str, str]] | None = None
+    config_drive: bool | str | None = None
+
+
+class Reboot(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    type: Annotated[str, msgspec.Meta(max_length=10)]
+
+
+class Rebuild(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    imageRef: Ref
+    adminPass: Password | None = None
+    name: Name | None = None
+    metadata: Metadata | None = None
+    preserve_ephemeral: bool = False
+    description: Annotated[str, msgspec.Meta(max_length=255)] | None = None
+    key_name: str | None = None
+    user_data: str | None = None
+    accessIPv4: str | None = None
+    accessIPv6: str | None = None
+    personality: list[dict[str, str]] | None = None
+    OS_DCF_diskConfig: Literal["AUTO", "MANUAL"] | None = msgspec.field(
+        default=None, name="OS-DCF:diskConfig"
+    )
+
+
+class Evacuate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    host: HostName | None = None
+    onSharedStorage: bool | None = None
+    adminPass: Password | None = None
+    force: bool | None = None
+
+
+class ServiceUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """PUT /os-services/{uuid} (2.53+)."""
+
+    status: Literal["enabled", "disabled"] | None = None
+    disabled_reason: Annotated[str, msgspec.Meta(min_length=1, max_length=255)] | None = None
+    forced_down: bool | None = None
+
+
+class ServiceForceDown(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """PUT /os-services/force-down (2.11–2.52)."""
+
+    host: HostName
+    binary: Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
+    forced_down: bool
+
+
+class ServiceHostBinary(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """PUT /os-services/enable|disable|disable-log-reason (before 2.53)."""
+
+    host: HostName
+    binary: Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
+    disabled_reason: Annotated[str, msgspec.Meta(min_length=1, max_length=255)] | None = None
+
+
+T = TypeVar("T")
+
+
+def convert(value: Any, cls: type[T], what: str) -> T:
+    """``value`` as ``cls``, or a 400 that names the problem."""
+    if not isinstance(value, dict):
+        raise bad_request(f"Invalid input for field/attribute {what}: must be an object.")
+    try:
+        return msgspec.convert(value, cls, strict=True)
+    except msgspec.ValidationError as exc:
+        raise bad_request(f"Invalid input for field/attribute {what}. Value: {exc}") from None
+
+
+def decode_json(raw: bytes) -> Any:
+    """The request body as JSON (a 400 when it is not)."""
+    if not raw:
+        raise bad_request("Malformed request body: the body is empty.")
+    try:
+        return msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        raise bad_request("Malformed request body: it is not valid JSON.") from None

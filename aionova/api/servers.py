@@ -1,0 +1,198 @@
+"""/servers: list, detail, show, create, delete; actions are in ``server_actions``."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from typing import Any
+
+from aiohttp import web
+
+from aionova import exception
+from aionova.api import server_actions, views
+from aionova.api.auth import require_admin
+from aionova.api.common import (
+    COMPUTE_API,
+    DB,
+    SERVICEGROUP,
+    base_url,
+    ctxt_of,
+    load_instance,
+    paginate,
+    query_int,
+    reply,
+    version_of,
+)
+from aionova.api.faults import HTTPFault, bad_request, forbidden
+from aionova.api.schemas import ServerCreate, convert, decode_json
+from aionova.objects import Instance
+from aionova.states import vm_states
+
+_STATUS_TO_VM = {
+    "ACTIVE": vm_states.ACTIVE,
+    "BUILD": vm_states.BUILDING,
+    "SHUTOFF": vm_states.STOPPED,
+    "ERROR": vm_states.ERROR,
+    "DELETED": vm_states.DELETED,
+}
+
+
+def _status_matches(instance: Instance, wanted: str) -> bool:
+    return views.api_status(instance.vm_state, instance.task_state) == wanted.upper()
+
+
+async def _matching(request: web.Request) -> list[Instance]:
+    """Servers the caller may list, filtered by the query; newest first."""
+    ctxt, q = ctxt_of(request), request.query
+    all_tenants = "all_tenants" in q and q.get("all_tenants", "").lower() not in ("0", "false")
+    if all_tenants:
+        require_admin(ctxt, "os_compute_api:servers:index:get_all_tenants")
+    filters: dict[str, Any] = {}
+    if not all_tenants:
+        filters["project_id"] = ctxt.project_id
+    elif q.get("project_id") or q.get("tenant_id"):
+        filters["project_id"] = q.get("project_id") or q.get("tenant_id")
+    if q.get("deleted", "").lower() in ("true", "1"):
+        return []
+    items = await request.app[COMPUTE_API].get_all(ctxt, filters)
+    if q.get("host"):
+        require_admin(ctxt, "os_compute_api:servers:index:host")
+        items = [i for i in items if i.host == q["host"]]
+    if q.get("status"):
+        items = [i for i in items if _status_matches(i, q["status"])]
+    if q.get("name"):
+        try:
+            pattern = re.compile(q["name"])
+        except re.error:
+            raise bad_request(f"Invalid name filter {q['name'][:40]!r}") from None
+        items = [i for i in items if pattern.search(i.display_name or "")]
+    if q.get("image"):
+        items = [i for i in items if i.image_ref == q["image"]]
+    if q.get("flavor"):
+        items = [i for i in items if i.flavor is not None and i.flavor.flavorid == q["flavor"]]
+    items.sort(key=lambda i: (i.created_at is not None, i.created_at), reverse=True)
+    return paginate(items, "uuid", q.get("marker"), query_int(request, "limit"))
+
+
+async def index(request: web.Request) -> web.Response:
+    base = base_url(request)
+    return reply({"servers": [views.server_brief(base, i) for i in await _matching(request)]})
+
+
+async def _host_status(request: web.Request, instance: Instance, cache: dict[str, str]) -> str:
+    if not instance.host:
+        return ""
+    if instance.host not in cache:
+        svc = await request.app[DB].service_get_by_host_and_binary(
+            ctxt_of(request), instance.host, "nova-compute"
+        )
+        up = svc is not None and request.app[SERVICEGROUP].service_is_up(svc)
+        cache[instance.host] = "UP" if up else ("UNKNOWN" if svc is None else "DOWN")
+    return cache[instance.host]
+
+
+async def full_view(
+    request: web.Request, instance: Instance, cache: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """One server as the caller at this microversion sees it."""
+    ctxt, version = ctxt_of(request), version_of(request)
+    fault = await request.app[COMPUTE_API].get_fault(ctxt, instance)
+    status = None
+    if ctxt.is_admin and version.at_least("2.16"):
+        status = await _host_status(request, instance, {} if cache is None else cache)
+    return views.server(base_url(request), ctxt, instance, version, fault=fault, host_status=status)
+
+
+async def detail(request: web.Request) -> web.Response:
+    cache: dict[str, str] = {}
+    items = [await full_view(request, i, cache) for i in await _matching(request)]
+    return reply({"servers": items})
+
+
+async def show(request: web.Request) -> web.Response:
+    instance = await load_instance(request)
+    return reply({"server": await full_view(request, instance)})
+
+
+def _last_segment(ref: str) -> str:
+    return ref.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _image_ref(body: ServerCreate) -> str | None:
+    if body.imageRef:
+        return _last_segment(body.imageRef)
+    for bdm in body.block_device_mapping_v2 or []:
+        if bdm.source_type == "image" and bdm.uuid and str(bdm.boot_index) == "0":
+            return bdm.uuid
+    return None
+
+
+async def create(request: web.Request) -> web.Response:
+    ctxt, version = ctxt_of(request), version_of(request)
+    raw = decode_json(await request.read())
+    if not isinstance(raw, dict) or "server" not in raw:
+        raise bad_request("Invalid input: the body must be {'server': {...}}.")
+    body = convert(raw["server"], ServerCreate, "server")
+    if version.at_least("2.37") and body.networks is None:
+        raise bad_request("Invalid input for field/attribute server: 'networks' is required.")
+    if body.max_count is not None and body.max_count < body.min_count:
+        raise bad_request("min_count must be <= max_count")
+    if body.availability_zone and ":" in body.availability_zone and not ctxt.is_admin:
+        raise forbidden("os_compute_api:servers:create:forced_host")
+    image_ref = _image_ref(body)
+    if image_ref is None:
+        raise bad_request("Block Device Mapping is Invalid: no image to boot from.")
+    flavor_ref = _last_segment(str(body.flavorRef))
+    password = body.adminPass or secrets.token_urlsafe(9)
+    try:
+        instances, _ = await request.app[COMPUTE_API].create(
+            ctxt,
+            flavor_ref,
+            image_ref,
+            name=body.name,
+            min_count=body.min_count,
+            max_count=body.max_count,
+            availability_zone=body.availability_zone,
+            metadata=body.metadata,
+            admin_password=password,
+        )
+    except exception.FlavorNotFound:
+        raise bad_request(f"Flavor {flavor_ref} could not be found.") from None
+    except exception.ImageNotFound:
+        raise bad_request(f"Image {image_ref} could not be found.") from None
+    except exception.Invalid as exc:
+        raise bad_request(exc.message) from None
+    first = instances[0]
+    base = base_url(request)
+    server = {
+        "id": first.uuid,
+        "links": views.links(base, "servers", first.uuid),
+        "OS-DCF:diskConfig": "MANUAL",
+        "security_groups": [{"name": "default"}],
+        "adminPass": password,
+    }
+    location = f"{base}/v2.1/servers/{first.uuid}"
+    return reply({"server": server}, status=202, headers={"Location": location})
+
+
+async def delete(request: web.Request) -> web.Response:
+    instance = await load_instance(request)
+    api = request.app[COMPUTE_API]
+    if not hasattr(api, "delete"):
+        raise HTTPFault(501, "Deleting servers is not available in this control plane yet.")
+    await api.delete(ctxt_of(request), instance)
+    return reply(None, status=204)
+
+
+def add_routes(app: web.Application) -> None:
+    r = app.router
+    r.add_get("/v2.1/servers", index)
+    r.add_post("/v2.1/servers", create)
+    r.add_get("/v2.1/servers/detail", detail)
+    r.add_get("/v2.1/servers/{server_id}", show)
+    r.add_delete("/v2.1/servers/{server_id}", delete)
+    r.add_post("/v2.1/servers/{server_id}/action", server_actions.dispatch)
+    r.add_get("/v2.1/servers/{server_id}/os-instance-actions", server_actions.actions_index)
+    r.add_get(
+        "/v2.1/servers/{server_id}/os-instance-actions/{request_id}", server_actions.actions_show
+    )

@@ -1,0 +1,1 @@
+"""Console entry points: ``aionova api|conductor|scheduler|compute|all-in-one``."""

@@ -1,0 +1,89 @@
+"""``aionova``: one command, one sub-command per service, and the all-in-one.
+
+    aionova all-in-one [--computes N] [--port P]      # everything in one process
+    aionova api | conductor | scheduler               # control-node services
+    aionova compute --host NAME                       # one fake compute
+
+Settings come from a TOML file (``--config`` or ``$AIONOVA_CONFIG``), then
+``AIONOVA_<SECTION>__<KEY>`` environment variables, then these flags.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+import msgspec
+
+from aionova import config as config_mod
+from aionova.api.requestlog import setup as setup_logging
+from aionova.cmd import services
+from aionova.config import Config
+
+LOG = logging.getLogger("aionova.cmd")
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", default=os.environ.get("AIONOVA_CONFIG"), help="TOML file")
+    common.add_argument("--transport-url", help="memory://NAME or rabbit://user:pw@host:port/")
+    common.add_argument("--database", help="SQLite file shared by api, conductor, scheduler")
+    common.add_argument("--log-level", default=os.environ.get("AIONOVA_LOG_LEVEL", "INFO"))
+    parser = argparse.ArgumentParser(prog="aionova", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in ("api", "all-in-one"):
+        p = sub.add_parser(name, parents=[common], help=f"run the {name}")
+        p.add_argument("--listen", help="address for the REST API (default 127.0.0.1)")
+        p.add_argument("--port", type=int, help="port for the REST API (default 8774; 0: any)")
+        if name == "all-in-one":
+            p.add_argument("--computes", type=int, default=3, help="fake computes (default 3)")
+            p.add_argument("--spawn-latency", type=float, default=0.0, help="seconds per spawn")
+            p.add_argument("--no-seed", action="store_true", help="no flavors or images")
+    sub.add_parser("conductor", parents=[common], help="run the conductor")
+    sub.add_parser("scheduler", parents=[common], help="run the scheduler")
+    p = sub.add_parser("compute", parents=[common], help="run one fake compute")
+    p.add_argument("--host", required=True, help="the compute's host name")
+    p.add_argument("--spawn-latency", type=float, default=0.0, help="seconds per spawn")
+    return parser
+
+
+def load_config(args: argparse.Namespace) -> Config:
+    """File, then environment, then flags."""
+    cfg = config_mod.load(args.config)
+    default, database, api = cfg.DEFAULT, cfg.database, cfg.api
+    if args.transport_url:
+        default = msgspec.structs.replace(default, transport_url=args.transport_url)
+    if args.database:
+        database = msgspec.structs.replace(database, connection=args.database)
+    if getattr(args, "listen", None):
+        api = msgspec.structs.replace(api, listen=args.listen)
+    if getattr(args, "port", None) is not None:
+        api = msgspec.structs.replace(api, port=args.port)
+    return msgspec.structs.replace(cfg, DEFAULT=default, database=database, api=api)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    setup_logging(args.log_level)
+    try:
+        cfg = load_config(args)
+    except (OSError, ValueError, msgspec.ValidationError) as exc:
+        sys.exit(f"aionova: bad configuration: {exc}")
+    runners = {
+        "api": services.run_api,
+        "conductor": services.run_conductor,
+        "scheduler": services.run_scheduler,
+        "compute": services.run_compute,
+        "all-in-one": services.run_all_in_one,
+    }
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(runners[args.command](cfg, args))
+
+
+if __name__ == "__main__":
+    main()

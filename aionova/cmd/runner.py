@@ -1,0 +1,74 @@
+"""Run until SIGTERM/SIGINT, then stop what was started, in reverse order, with a bound."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from aionova.api import create_app
+from aionova.compute.api import API
+from aionova.config import ApiOpts
+from aionova.db import Database
+
+LOG = logging.getLogger("aionova.cmd")
+Stopper = Callable[[], Awaitable[None]]
+
+
+class Runner:
+    """Collects stop callbacks; ``serve_forever`` waits for a signal, then runs them."""
+
+    def __init__(self) -> None:
+        self._stops: list[tuple[str, Stopper]] = []
+        self._done = asyncio.Event()
+
+    def on_stop(self, name: str, stop: Stopper) -> None:
+        self._stops.append((name, stop))
+
+    def request_stop(self) -> None:
+        self._done.set()
+
+    async def serve_forever(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.request_stop)
+        try:
+            await self._done.wait()
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+            await self.shutdown()
+
+    async def shutdown(self, timeout: float = 20.0) -> None:
+        LOG.info("shutting down")
+        while self._stops:
+            name, stop = self._stops.pop()
+            try:
+                async with asyncio.timeout(timeout):
+                    await stop()
+            except TimeoutError:
+                LOG.warning("stopping %s took longer than %.0fs; abandoned", name, timeout)
+            except Exception:
+                LOG.exception("stopping %s failed", name)
+        LOG.info("stopped")
+
+
+async def start_api(runner: Runner, api: API, db: Database, opts: ApiOpts) -> str:
+    """Serve the REST API; returns its base URL."""
+    app = create_app(api, db, opts)
+    web_runner = web.AppRunner(app, access_log=logging.getLogger("aionova.api.access"))
+    await web_runner.setup()
+    site = web.TCPSite(web_runner, opts.listen, opts.port, shutdown_timeout=5.0)
+    await site.start()
+    port = opts.port
+    server = getattr(site, "_server", None)
+    with contextlib.suppress(AttributeError, IndexError, TypeError):
+        port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    runner.on_stop("api", web_runner.cleanup)
+    url = opts.public_url or f"http://{opts.listen}:{port}"
+    LOG.info("API listening on %s", url)
+    return url.rstrip("/")

@@ -1,0 +1,133 @@
+"""What each sub-command starts, and in which order it stops."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from aionova import messaging
+from aionova.cmd.runner import Runner, start_api
+from aionova.cmd.seed import seed
+from aionova.compute.api import API
+from aionova.compute.manager import ComputeManager
+from aionova.conductor.manager import ConductorManager
+from aionova.config import Config
+from aionova.db import Database
+from aionova.deployment import AllInOne
+from aionova.manager import Manager
+from aionova.scheduler.manager import SchedulerManager
+from aionova.service import Service
+from aionova.virt.fake import FakeDriver, Latency
+
+LOG = logging.getLogger("aionova.cmd")
+HOST_SIZE = dict(vcpus=32, memory_mb=65536, local_gb=2000)
+
+
+def _driver(spawn_latency: float) -> FakeDriver:
+    return FakeDriver(latency=Latency(spawn=spawn_latency), **HOST_SIZE)  # type: ignore[arg-type]
+
+
+async def _open_db(runner: Runner, cfg: Config) -> Database:
+    db = await Database(cfg.database.connection).open()
+    runner.on_stop("database", db.close)
+    return db
+
+
+def _transport(runner: Runner, cfg: Config):  # type: ignore[no-untyped-def]
+    transport = messaging.get_transport(cfg.DEFAULT.transport_url)
+    runner.on_stop("transport", transport.close)
+    return transport
+
+
+async def _run_service(
+    cfg: Config, binary: str, topic: str, manager: Manager, runner: Runner
+) -> None:
+    service = Service(binary, topic, manager.host, manager)
+    await service.start()
+    runner.on_stop(binary, service.stop)
+    LOG.info("%s on %s started (transport %s)", binary, manager.host, _redact(cfg))
+    await runner.serve_forever()
+
+
+def _redact(cfg: Config) -> str:
+    url = cfg.DEFAULT.transport_url
+    if "@" in url:
+        scheme, _, rest = url.partition("://")
+        return f"{scheme}://***@{rest.rpartition('@')[2]}"
+    return url
+
+
+async def run_conductor(cfg: Config, args: argparse.Namespace) -> None:
+    runner = Runner()
+    db = await _open_db(runner, cfg)
+    transport = _transport(runner, cfg)
+    host = cfg.DEFAULT.host
+    await _run_service(
+        cfg, "nova-conductor", "conductor", ConductorManager(host, cfg, transport, db), runner
+    )
+
+
+async def run_scheduler(cfg: Config, args: argparse.Namespace) -> None:
+    runner = Runner()
+    db = await _open_db(runner, cfg)
+    transport = _transport(runner, cfg)
+    host = cfg.DEFAULT.host
+    await _run_service(
+        cfg, "nova-scheduler", "scheduler", SchedulerManager(host, cfg, transport, db), runner
+    )
+
+
+async def run_compute(cfg: Config, args: argparse.Namespace) -> None:
+    runner = Runner()
+    transport = _transport(runner, cfg)
+    manager = ComputeManager(args.host, cfg, transport, _driver(args.spawn_latency))
+    await _run_service(cfg, "nova-compute", "compute", manager, runner)
+
+
+async def run_api(cfg: Config, args: argparse.Namespace) -> None:
+    runner = Runner()
+    db = await _open_db(runner, cfg)
+    transport = _transport(runner, cfg)
+    url = await start_api(runner, API(db, transport, cfg), db, cfg.api)
+    print(f"aionova API at {url}/v2.1", flush=True)
+    await runner.serve_forever()
+
+
+async def run_all_in_one(cfg: Config, args: argparse.Namespace) -> None:
+    """api + conductor + scheduler + N fake computes, one process, one SQLite file."""
+    runner = Runner()
+    url = cfg.DEFAULT.transport_url
+    transport_url = None if url.startswith("memory://") else url
+    cloud = AllInOne(cfg, cfg.database.connection, transport_url=transport_url)
+    await cloud.start()
+    runner.on_stop("control plane", cloud.stop)
+    if not args.no_seed:
+        await seed(cloud.db)
+    for index in range(1, args.computes + 1):
+        await cloud.add_compute(f"compute{index}", _driver(args.spawn_latency))
+    assert cloud.api is not None
+    base = await start_api(runner, cloud.api, cloud.db, cfg.api)
+    sys.stdout.write(banner(base, args.computes, cloud.url))
+    sys.stdout.flush()
+    await runner.serve_forever()
+
+
+def banner(base: str, computes: int, transport: str) -> str:
+    """What to paste into a shell to drive this cloud with ``nova`` / ``openstack``."""
+    if "@" in transport:
+        transport = transport.split("://")[0] + "://***@" + transport.rpartition("@")[2]
+    return f"""aionova all-in-one is up: {computes} fake computes on {transport}
+  API: {base}/v2.1   (microversions 2.1 .. 2.60; no Keystone: token 'notused' = admin)
+
+  # nova (python-novaclient): the three dummies are required, never contacted
+  export OS_AUTH_TYPE=none OS_ENDPOINT={base}/v2.1
+  export OS_USERNAME=admin OS_PROJECT_ID=admin OS_AUTH_URL=http://127.0.0.1:1/
+  nova flavor-list; nova boot --flavor m1.tiny --image cirros --poll vm1; nova list
+
+  # openstack (python-openstackclient): same two, minus the three dummies, plus
+  export OS_IMAGE_ENDPOINT_OVERRIDE={base}/image OS_IDENTITY_API_VERSION=3
+  env -u OS_USERNAME -u OS_PROJECT_ID -u OS_AUTH_URL openstack server list
+
+Ctrl-C (SIGINT) or SIGTERM stops it.
+"""

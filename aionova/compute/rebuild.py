@@ -1,0 +1,158 @@
+"""Rebuild (same host, new image) and evacuate (``recreate=True``) on the compute (§5.4)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import TYPE_CHECKING, Any
+
+from aionova import exception
+from aionova.compute.wrappers import (
+    DELETED,
+    error_out_instance_on_exception,
+    reverts_task_state,
+    set_migration_status,
+    wrap_instance_event,
+    wrap_instance_fault,
+)
+from aionova.context import RequestContext
+from aionova.objects import Instance, Migration
+from aionova.states import task_states, vm_states
+
+if TYPE_CHECKING:
+    from aionova.compute.resource_tracker import ResourceTracker
+    from aionova.virt.driver import ComputeDriver
+
+LOG = logging.getLogger(__name__)
+
+
+class RebuildMixin:
+    """``rebuild_instance`` (4.5; a 4.0 message lacks migration, scheduled_node, limits).
+
+    No per-instance lock (as in Nova): exclusivity comes from the API's REBUILDING
+    and the expected-task-state saves.
+    """
+
+    host: str
+    store: Any
+    driver: ComputeDriver
+    rt: ResourceTracker
+
+    if TYPE_CHECKING:
+
+        def _get_power_state(self, instance: Instance) -> int: ...
+
+    @reverts_task_state
+    @wrap_instance_event(prefix="compute")
+    @wrap_instance_fault
+    async def rebuild_instance(
+        self,
+        ctxt: RequestContext,
+        instance: Instance,
+        orig_image_ref: str | None,
+        image_ref: str | None,
+        injected_files: list[Any] | None,
+        new_pass: str | None,
+        orig_sys_metadata: dict[str, Any] | None,
+        bdms: list[Any] | None,
+        recreate: bool,
+        on_shared_storage: bool | None,
+        preserve_ephemeral: bool = False,
+        migration: Migration | None = None,
+        scheduled_node: str | None = None,
+        limits: dict[str, Any] | None = None,
+    ) -> None:
+        """Claim (evacuate), re-create the guest, then (evacuate) move host/node here."""
+        orig_vm_state = instance.vm_state
+        if recreate and not scheduled_node:
+            nodes = self.driver.get_available_nodes()
+            if not nodes:
+                await set_migration_status(migration, "failed")
+                raise exception.BuildAbortException(
+                    instance_uuid=instance.uuid, reason="no compute node on this host"
+                )
+            scheduled_node = nodes[0]
+        try:
+            async with error_out_instance_on_exception(instance, orig_vm_state):
+                await self._rebuild_with_claim(
+                    ctxt, instance, recreate, on_shared_storage, migration, scheduled_node, limits
+                )
+        except DELETED:
+            LOG.debug("%s: %s deleted during rebuild", self.host, instance.uuid)
+            await set_migration_status(migration, "failed")
+        except Exception:
+            await set_migration_status(migration, "failed")
+            raise
+
+    async def _rebuild_with_claim(
+        self,
+        ctxt: RequestContext,
+        instance: Instance,
+        recreate: bool,
+        on_shared_storage: bool | None,
+        migration: Migration | None,
+        node: str | None,
+        limits: dict[str, Any] | None,
+    ) -> None:
+        if not recreate:  # same host: a NopClaim
+            await self._do_rebuild_instance(instance, recreate, on_shared_storage)
+            return
+        assert node is not None
+        try:
+            migration = await self.rt.rebuild_claim(ctxt, instance, node, limits, migration)
+        except exception.ComputeResourcesUnavailable as exc:
+            await set_migration_status(migration, "failed")
+            inner = exception.BuildAbortException(instance_uuid=instance.uuid, reason=exc.message)
+            raise exception.InstanceFaultRollback(inner) from exc
+        try:
+            await self._do_rebuild_instance(instance, recreate, on_shared_storage)
+        except Exception:
+            await self.rt.drop_move_claim(ctxt, instance)
+            await set_migration_status(migration, "failed")
+            raise
+        await self.rt.finish_evacuation(ctxt, instance, node, migration)
+
+    def _check_evacuation(self, instance: Instance, on_shared_storage: bool | None) -> bool:
+        """Driver support, no guest here yet, shared storage agreed; returns shared or not."""
+        if not getattr(self.driver, "supports_evacuate", False):
+            raise exception.InstanceEvacuateNotSupported()
+        if instance.uuid in self.driver.list_instance_uuids():
+            raise exception.InstanceExists(name=instance.uuid)
+        on_disk = self.driver.instance_on_disk(instance)
+        if on_shared_storage is None:
+            return on_disk
+        if on_shared_storage != on_disk:
+            reason = "the driver says the instance disks are " + ("" if on_disk else "not ")
+            raise exception.InvalidSharedStorage(path=self.host, reason=reason + "shared")
+        return on_shared_storage
+
+    async def _do_rebuild_instance(
+        self, instance: Instance, recreate: bool, on_shared_storage: bool | None
+    ) -> None:
+        """REBUILDING -> REBUILD_BLOCK_DEVICE_MAPPING -> REBUILD_SPAWNING -> ACTIVE (-> STOPPED)."""
+        orig_vm_state = instance.vm_state
+        if recreate:
+            shared = self._check_evacuation(instance, on_shared_storage)
+            LOG.info("%s: evacuating %s (shared storage: %s)", self.host, instance.uuid, shared)
+        instance.power_state = self._get_power_state(instance)
+        instance.task_state = task_states.REBUILDING
+        await instance.save(expected_task_state=[task_states.REBUILDING])
+        instance.task_state = task_states.REBUILD_BLOCK_DEVICE_MAPPING
+        await instance.save(expected_task_state=[task_states.REBUILDING])
+        instance.task_state = task_states.REBUILD_SPAWNING
+        await instance.save(expected_task_state=[task_states.REBUILD_BLOCK_DEVICE_MAPPING])
+        if recreate:
+            await self.driver.spawn(instance, None)
+        else:
+            await self.driver.rebuild(instance, None)
+        instance.power_state = self._get_power_state(instance)
+        instance.vm_state, instance.task_state = vm_states.ACTIVE, None
+        instance.launched_at = dt.datetime.now(dt.UTC)
+        await instance.save(expected_task_state=[task_states.REBUILD_SPAWNING])
+        if orig_vm_state == vm_states.STOPPED:
+            instance.task_state = task_states.POWERING_OFF
+            await instance.save()
+            await self.driver.power_off(instance)
+            instance.power_state = self._get_power_state(instance)
+            instance.vm_state, instance.task_state = vm_states.STOPPED, None
+            await instance.save(expected_task_state=[task_states.POWERING_OFF])

@@ -1,0 +1,174 @@
+"""init_host: crash recovery before any message is consumed (spec §5.6, §6)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import TYPE_CHECKING, Any
+
+from aionova import exception
+from aionova.context import RequestContext, get_admin_context
+from aionova.objects import Instance, Service
+from aionova.states import power_state, task_states, vm_states
+
+if TYPE_CHECKING:
+    from aionova.compute.resource_tracker import ResourceTracker
+    from aionova.virt.driver import ComputeDriver
+
+LOG = logging.getLogger(__name__)
+CLEANUP_STATUSES = ["accepted", "pre-migrating", "done"]
+_BUILD_TASKS = (
+    task_states.SCHEDULING,
+    task_states.BLOCK_DEVICE_MAPPING,
+    task_states.NETWORKING,
+    task_states.SPAWNING,
+)
+_CLEAR_IF_RUNNING = (
+    task_states.REBOOT_STARTED,
+    task_states.REBOOT_STARTED_HARD,
+    task_states.REBOOTING_HARD,
+    task_states.REBOOTING,
+    task_states.PAUSING,
+    task_states.UNPAUSING,
+)
+_RETRY_IF_NOT_RUNNING = (
+    task_states.REBOOTING,
+    task_states.REBOOTING_HARD,
+    task_states.REBOOT_STARTED,
+    task_states.REBOOT_STARTED_HARD,
+)
+
+
+class RecoveryMixin:
+    """``init_host``: evacuated guests destroyed first, then every instance re-initialised."""
+
+    host: str
+    store: Any
+    driver: ComputeDriver
+    rt: ResourceTracker
+
+    if TYPE_CHECKING:
+
+        def _get_power_state(self, instance: Instance) -> int: ...
+
+        async def _delete_instance(self, ctxt: RequestContext, instance: Instance) -> None: ...
+
+        async def reboot_instance(
+            self, ctxt: RequestContext, instance: Instance, block_device_info: Any, reboot_type: str
+        ) -> None: ...
+
+        async def stop_instance(
+            self, ctxt: RequestContext, instance: Instance, clean_shutdown: bool = True
+        ) -> None: ...
+
+        async def start_instance(self, ctxt: RequestContext, instance: Instance) -> None: ...
+
+    async def init_host(self, service_ref: Service | None) -> None:
+        """Recover this host's instances (the Service starts the RPC server only afterwards)."""
+        await self.driver.init_host(self.host)
+        if service_ref is None and self.driver.list_instance_uuids():
+            raise exception.InvalidConfiguration(
+                reason=f"new compute service on {self.host} but the hypervisor has guests"
+            )
+        ctxt = get_admin_context()
+        instances = await self.store.instance_get_all_by_host(ctxt, self.host)
+        evacuated = await self._destroy_evacuated_instances(ctxt)
+        for instance in instances:
+            if instance.uuid in evacuated:
+                continue
+            try:
+                await self._init_instance(ctxt, instance)
+            except Exception:
+                LOG.exception("%s: recovering instance %s failed", self.host, instance.uuid)
+
+    async def _destroy_evacuated_instances(self, ctxt: RequestContext) -> set[str]:
+        """Guests evacuated elsewhere are destroyed here; their migrations become completed."""
+        filters = {
+            "source_compute": self.host,
+            "status": CLEANUP_STATUSES,
+            "migration_type": "evacuation",
+        }
+        migrations = await self.store.migration_get_all(ctxt, filters)
+        local = set(self.driver.list_instance_uuids())
+        done: set[str] = set()
+        for migration in migrations:
+            uuid = migration.instance_uuid
+            if uuid in local:
+                try:
+                    instance = await self.store.instance_get(ctxt, uuid)
+                except exception.InstanceNotFound:
+                    instance = Instance(uuid=uuid)
+                # The fake driver cannot test shared storage: treated as not shared.
+                LOG.info("%s: destroying evacuated guest %s", self.host, uuid)
+                await self.driver.destroy(instance, destroy_disks=True)
+                local.discard(uuid)
+            migration.status = "completed"
+            await migration.save()
+            done.add(uuid)
+        return done
+
+    async def _init_instance(self, ctxt: RequestContext, instance: Instance) -> None:
+        """One row of the spec's §6.2 table, evaluated top to bottom."""
+        vm, task = instance.vm_state, instance.task_state
+        if instance.host != self.host:
+            LOG.warning("%s: instance %s is not owned by this host", self.host, instance.uuid)
+            return
+        if vm == vm_states.SOFT_DELETED or (vm == vm_states.ERROR and task != task_states.DELETING):
+            return
+        if vm == vm_states.DELETED:
+            with contextlib.suppress(Exception):
+                await self._delete_instance(ctxt, instance)
+            return
+        if vm == vm_states.BUILDING or task in _BUILD_TASKS:
+            await self._set_error(instance)
+            return
+        if vm in (vm_states.ACTIVE, vm_states.STOPPED) and task in task_states.rebuild_states:
+            await self._set_error(instance)
+            return
+        if task == task_states.DELETING:
+            try:
+                await self._delete_instance(ctxt, instance)
+            except Exception:
+                LOG.exception("%s: finishing the delete of %s failed", self.host, instance.uuid)
+                await self._set_error(instance)
+            return
+        if await self._recover_reboot(ctxt, instance):
+            return
+        if task == task_states.POWERING_OFF:
+            with contextlib.suppress(Exception):
+                await self.stop_instance(ctxt, instance, clean_shutdown=True)
+            return
+        if task == task_states.POWERING_ON:
+            with contextlib.suppress(Exception):
+                await self.start_instance(ctxt, instance)
+
+    async def _recover_reboot(self, ctxt: RequestContext, instance: Instance) -> bool:
+        """Rows I-K: retry an interrupted reboot, or clear it when the guest runs."""
+        vm, task = instance.vm_state, instance.task_state
+        current = self._get_power_state(instance)
+        if current != power_state.RUNNING:
+            reboot_type = "HARD"
+        elif task in task_states.soft_reboot_states:
+            reboot_type = "SOFT"
+        else:
+            reboot_type = "HARD"
+        retry = (
+            (task == task_states.REBOOT_PENDING and vm in vm_states.ALLOW_SOFT_REBOOT)
+            or (task == task_states.REBOOT_PENDING_HARD and vm in vm_states.ALLOW_HARD_REBOOT)
+            or (task in _RETRY_IF_NOT_RUNNING and current != power_state.RUNNING)
+        )
+        if retry:
+            if task in task_states.soft_reboot_states and reboot_type == "HARD":
+                instance.task_state = task_states.REBOOT_PENDING_HARD
+                await instance.save()
+            await self.reboot_instance(ctxt, instance, None, reboot_type)
+            return True
+        if current == power_state.RUNNING and task in _CLEAR_IF_RUNNING:
+            instance.vm_state, instance.task_state = vm_states.ACTIVE, None
+            await instance.save()
+        return False
+
+    async def _set_error(self, instance: Instance) -> None:
+        instance.vm_state, instance.task_state = vm_states.ERROR, None
+        with contextlib.suppress(exception.InstanceNotFound):
+            await instance.save()

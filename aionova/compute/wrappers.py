@@ -1,0 +1,135 @@
+"""Compute-manager decorators with Nova's meaning (spec §1.2).
+
+Each wraps ``async def handler(self, ctxt, instance, ...)`` on a manager that has
+``store`` (the conductor client) and ``host``. A crash (``CancelledError``) passes
+through all of them untouched: nothing more is saved, as after a real kill.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import traceback
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+
+from aionova import exception
+from aionova.context import RequestContext
+from aionova.objects import Instance, InstanceFault, Migration
+from aionova.states import vm_states
+
+LOG = logging.getLogger(__name__)
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+DELETED = (exception.InstanceNotFound, exception.UnexpectedDeletingTaskStateError)
+
+
+async def add_instance_fault(
+    store: Any, ctxt: RequestContext, instance: Instance, exc: BaseException, host: str
+) -> None:
+    """Record ``instance_faults`` (never raises)."""
+    code = getattr(exc, "kwargs", {}).get("code", 500)
+    tb = "".join(traceback.format_exception(exc))
+    fault = InstanceFault(
+        instance_uuid=instance.uuid, code=code, message=str(exc), details=tb, host=host
+    )
+    with contextlib.suppress(Exception):
+        await store.instance_fault_create(ctxt, fault)
+
+
+def reverts_task_state(func: F) -> F:
+    """On failure set task_state None, unless the task was pre-empted (UnexpectedTaskState)."""
+
+    @functools.wraps(func)
+    async def inner(self: Any, ctxt: RequestContext, instance: Instance, *a: Any, **k: Any) -> Any:
+        try:
+            return await func(self, ctxt, instance, *a, **k)
+        except exception.UnexpectedTaskStateError:
+            LOG.info("%s: task of %s possibly preempted", self.host, instance.uuid)
+            raise
+        except Exception:
+            with contextlib.suppress(Exception):
+                fresh = await self.store.instance_update(ctxt, instance.uuid, {"task_state": None})
+                instance.obj_refresh_from(fresh)
+            raise
+
+    return inner  # type: ignore[return-value]
+
+
+def wrap_instance_fault(func: F) -> F:
+    """Record a fault for any failure but InstanceNotFound, then re-raise."""
+
+    @functools.wraps(func)
+    async def inner(self: Any, ctxt: RequestContext, instance: Instance, *a: Any, **k: Any) -> Any:
+        try:
+            return await func(self, ctxt, instance, *a, **k)
+        except exception.InstanceNotFound:
+            raise
+        except Exception as exc:
+            await add_instance_fault(self.store, ctxt, instance, exc, self.host)
+            raise
+
+    return inner  # type: ignore[return-value]
+
+
+def wrap_instance_event(prefix: str = "compute") -> Callable[[F], F]:
+    """Open the action event ``<prefix>_<method>``; close it ``Success`` or ``Error``."""
+
+    def outer(func: F) -> F:
+        event = f"{prefix}_{func.__name__}"
+
+        @functools.wraps(func)
+        async def inner(
+            self: Any, ctxt: RequestContext, instance: Instance, *a: Any, **k: Any
+        ) -> Any:
+            with contextlib.suppress(Exception):
+                await self.store.action_event_start(ctxt, instance.uuid, event, self.host)
+            try:
+                result = await func(self, ctxt, instance, *a, **k)
+            except Exception:
+                tb = traceback.format_exc()
+                with contextlib.suppress(Exception):
+                    await self.store.action_event_finish(ctxt, instance.uuid, event, "Error", tb)
+                raise
+            with contextlib.suppress(Exception):
+                await self.store.action_event_finish(ctxt, instance.uuid, event, "Success")
+            return result
+
+        return inner  # type: ignore[return-value]
+
+    return outer
+
+
+@contextlib.asynccontextmanager
+async def error_out_instance_on_exception(
+    instance: Instance, instance_state: str = vm_states.ACTIVE
+) -> AsyncIterator[None]:
+    """``InstanceFaultRollback`` / NotImplementedError: restore ``instance_state`` (task None)
+    and raise the inner error; anything else: vm ERROR (task left to reverts_task_state)."""
+    try:
+        yield
+    except (NotImplementedError, exception.InstanceFaultRollback) as exc:
+        instance.vm_state, instance.task_state = instance_state, None
+        with contextlib.suppress(*DELETED):
+            await instance.save()
+        if isinstance(exc, exception.InstanceFaultRollback) and exc.inner_exception:
+            raise exc.inner_exception from exc
+        raise
+    except DELETED:
+        raise
+    except Exception:
+        instance.vm_state = vm_states.ERROR
+        with contextlib.suppress(*DELETED):
+            await instance.save()
+        raise
+
+
+async def set_migration_status(migration: Migration | None, status: str) -> None:
+    """Best effort: a migration's status (None is fine)."""
+    if migration is None:
+        return
+    migration.status = status
+    try:
+        await migration.save()
+    except Exception:
+        LOG.exception("could not set migration %s to %s", migration.uuid, status)

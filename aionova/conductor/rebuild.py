@@ -1,0 +1,125 @@
+"""Conductor ``rebuild_instance``: rebuild on the same host, or evacuate (spec §5.3)."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from typing import TYPE_CHECKING, Any
+
+from aionova import exception
+from aionova.context import RequestContext
+from aionova.objects import Instance, InstanceFault, Migration, RequestSpec
+from aionova.states import vm_states
+
+if TYPE_CHECKING:
+    from aionova.compute.rpcapi import ComputeAPI
+    from aionova.db import Database
+    from aionova.scheduler.rpcapi import SchedulerAPI
+
+LOG = logging.getLogger(__name__)
+EVENT_REBUILD = "rebuild_server"
+
+
+class RebuildTaskMixin:
+    """Part of ``ComputeTaskManager`` (namespace ``compute_task``, 1.8 / 1.12)."""
+
+    host: str
+    db: Database
+    scheduler: SchedulerAPI
+    compute_rpcapi: ComputeAPI
+
+    async def rebuild_instance(
+        self,
+        ctxt: RequestContext,
+        instance: Instance,
+        new_pass: str | None,
+        injected_files: list[Any] | None,
+        image_ref: str | None,
+        orig_image_ref: str | None,
+        orig_sys_metadata: dict[str, Any] | None,
+        bdms: list[Any] | None,
+        recreate: bool,
+        on_shared_storage: bool | None,
+        preserve_ephemeral: bool = False,
+        host: str | None = None,
+        request_spec: RequestSpec | None = None,
+    ) -> None:
+        """Choose the destination (unless ``host`` is given) and cast the compute's rebuild."""
+        await self.db.action_event_start(ctxt, instance.uuid, EVENT_REBUILD, self.host)
+        migration: Migration | None = None
+        if recreate:
+            found = await self.db.migration_get_all(
+                ctxt, {"instance_uuid": instance.uuid, "status": "accepted"}
+            )
+            migration = found[-1] if found else None
+        node: str | None = None
+        limits: dict[str, Any] | None = None
+        try:
+            if host is None:
+                host, node, limits = await self._schedule_evacuation(ctxt, instance, request_spec)
+        except Exception as exc:
+            await self._evacuation_failed(ctxt, instance, migration, exc)
+            return
+        await self.compute_rpcapi.rebuild_instance(
+            ctxt,
+            instance,
+            new_pass,
+            injected_files,
+            image_ref,
+            orig_image_ref,
+            orig_sys_metadata,
+            bdms,
+            recreate=recreate,
+            on_shared_storage=on_shared_storage,
+            host=host,
+            preserve_ephemeral=preserve_ephemeral,
+            migration=migration,
+            node=node,
+            limits=limits,
+        )
+        await self.db.action_event_finish(ctxt, instance.uuid, EVENT_REBUILD, "Success")
+
+    async def _schedule_evacuation(
+        self, ctxt: RequestContext, instance: Instance, spec: RequestSpec | None
+    ) -> tuple[str, str | None, dict[str, Any] | None]:
+        """select_destinations ignoring the source host and any boot-time forced host."""
+        if spec is None:
+            try:
+                spec = await self.db.request_spec_get(ctxt, instance.uuid)
+            except exception.NotFound:
+                assert instance.flavor is not None
+                spec = RequestSpec(instance_uuid=instance.uuid, flavor=instance.flavor)
+        spec.instance_uuid = instance.uuid
+        spec.ignore_hosts = [instance.host] if instance.host else None
+        spec.reset_forced_destinations()
+        spec.retry = None
+        spec.num_instances = 1
+        (selected,) = await self.scheduler.select_destinations(ctxt, spec, [instance.uuid])
+        return selected["host"], selected["nodename"], selected["limits"]
+
+    async def _evacuation_failed(
+        self,
+        ctxt: RequestContext,
+        instance: Instance,
+        migration: Migration | None,
+        exc: Exception,
+    ) -> None:
+        """No destination: migration ``error``, instance ERROR (task None), fault, failed event."""
+        LOG.info("evacuation of %s could not be scheduled: %s", instance.uuid, exc)
+        tb = "".join(traceback.format_exception(exc))
+        if migration is not None:
+            migration.status = "error"
+            await migration.save()
+        instance.vm_state, instance.task_state = vm_states.ERROR, None
+        try:
+            await instance.save()
+        except exception.InstanceNotFound:
+            return
+        code = getattr(exc, "kwargs", {}).get("code", 500)
+        await self.db.instance_fault_create(
+            ctxt,
+            InstanceFault(
+                instance_uuid=instance.uuid, code=code, message=str(exc), details=tb, host=self.host
+            ),
+        )
+        await self.db.action_event_finish(ctxt, instance.uuid, EVENT_REBUILD, "Error", tb)

@@ -1,0 +1,96 @@
+"""Queries for the operations after boot: migrations, service lookups, deletes, actions."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aionova import exception
+from aionova.db.core import Ctx, fmt_time, from_row, utcnow
+from aionova.objects import InstanceAction, InstanceActionEvent, Migration, Service
+from aionova.states import power_state, vm_states
+
+if TYPE_CHECKING:
+    from aionova.db.core import Connection
+
+_NONE: frozenset[str] = frozenset()
+_MIGRATION_FILTERS = frozenset(
+    {"instance_uuid", "source_compute", "dest_compute", "status", "migration_type"}
+)
+
+
+class MoveQueries:
+    """Mixin of ``Database``: migrations (evacuations), instance deletion, lookups by uuid."""
+
+    db: Connection
+
+    async def migration_get_all(
+        self, ctxt: Ctx, filters: dict[str, Any] | None = None
+    ) -> list[Migration]:
+        """Migrations matching equality filters; a list value means ``IN``; newest last.
+
+        Filters: instance_uuid, source_compute, dest_compute, status, migration_type,
+        and ``host`` (source or destination).
+        """
+        clauses, params = ["deleted=0"], []
+        for key, value in (filters or {}).items():
+            if key == "host":
+                clauses.append("(source_compute=? OR dest_compute=?)")
+                params += [value, value]
+                continue
+            if key not in _MIGRATION_FILTERS:
+                raise exception.InvalidRequest(reason=f"unknown migration filter {key}")
+            values = list(value) if isinstance(value, (list, tuple, set)) else [value]
+            clauses.append(f"{key} IN ({','.join('?' * len(values))})")
+            params += values
+        rows = await self.db.fetchall(
+            f"SELECT * FROM migrations WHERE {' AND '.join(clauses)} ORDER BY id", tuple(params)
+        )
+        return [from_row(Migration, r, _NONE).bind(ctxt, self) for r in rows]
+
+    async def migration_get_by_instance_and_status(
+        self, ctxt: Ctx, instance_uuid: str, status: str
+    ) -> Migration:
+        """The newest migration of an instance in a status (``MigrationNotFound`` otherwise)."""
+        found = await self.migration_get_all(
+            ctxt, {"instance_uuid": instance_uuid, "status": status}
+        )
+        if not found:
+            raise exception.MigrationNotFound(migration_id=f"{instance_uuid}/{status}")
+        return found[-1]
+
+    async def service_get_by_uuid(self, ctxt: Ctx, uuid: str) -> Service:
+        row = await self.db.fetchone("SELECT * FROM services WHERE uuid=? AND deleted=0", (uuid,))
+        if row is None:
+            raise exception.ServiceNotFound(service_id=uuid)
+        return from_row(Service, row, _NONE).bind(ctxt, self)
+
+    async def instance_destroy(self, ctxt: Ctx, uuid: str) -> Any:
+        """Soft-delete an instance row: vm DELETED, task None, terminated; returns it."""
+        now = fmt_time(utcnow())
+        rows = await self.db.fetchall(
+            "UPDATE instances SET deleted=1, vm_state=?, task_state=NULL, power_state=?,"
+            " terminated_at=COALESCE(terminated_at, ?), updated_at=? WHERE uuid=? AND deleted=0"
+            " RETURNING uuid",
+            (vm_states.DELETED, power_state.NOSTATE, now, now, uuid),
+        )
+        if not rows:
+            raise exception.InstanceNotFound(instance_id=uuid)
+        return await self.instance_get(ctxt, uuid, read_deleted=True)  # type: ignore[attr-defined]
+
+    async def action_get_by_request_id(
+        self, ctxt: Ctx, instance_uuid: str, request_id: str
+    ) -> InstanceAction:
+        """One action of an instance with its events (``NotFound`` otherwise)."""
+        row = await self.db.fetchone(
+            "SELECT * FROM instance_actions WHERE instance_uuid=? AND request_id=?"
+            " ORDER BY id DESC LIMIT 1",
+            (instance_uuid, request_id),
+        )
+        if row is None:
+            raise exception.NotFound(f"Action for request {request_id} could not be found.")
+        action = from_row(InstanceAction, row, _NONE)
+        events = await self.db.fetchall(
+            "SELECT * FROM instance_actions_events WHERE action_id=? ORDER BY id", (row["id"],)
+        )
+        action.events = [from_row(InstanceActionEvent, e, _NONE) for e in events]
+        return action
