@@ -105,7 +105,9 @@ def _progress(done: int, total: int, active: int, error: int, started: float) ->
     sys.stderr.flush()
 
 
-async def run(computes: int, instances: int, transport: str | None, concurrency: int) -> dict:
+async def run(
+    computes: int, instances: int, transport: str | None, concurrency: int, via_api: bool = False
+) -> dict:
     config = _config()
     with tempfile.TemporaryDirectory() as tmp:
         cloud = AllInOne(config, Path(tmp) / "bench.sqlite", transport_url=transport)
@@ -126,8 +128,16 @@ async def run(computes: int, instances: int, transport: str | None, concurrency:
             api, ctxt = cloud.api, RequestContext(user_id="bench", project_id="bench")
             sent0 = messaging.messages_sent()
             started = time.perf_counter()
-            settled = await _drive(cloud, api, ctxt, instances, concurrency, started)
-            active, error = settled
+            extra: dict = {}
+            if via_api:
+                from bench._via_api import drive_via_api
+
+                extra = await drive_via_api(
+                    cloud, FLAVOR.flavorid, IMAGE.id, instances, concurrency, started
+                )
+                active, error = extra.pop("active"), extra.pop("error")
+            else:
+                active, error = await _drive(cloud, api, ctxt, instances, concurrency, started)
             seconds = time.perf_counter() - started
             messages = messaging.messages_sent() - sent0
             overcommitted = await _overcommitted(cloud, config)
@@ -136,6 +146,7 @@ async def run(computes: int, instances: int, transport: str | None, concurrency:
     return {
         "bench": "boot_storm",
         "transport": (transport or "memory://").split(":")[0],
+        "via": "rest-api" if via_api else "python-api",
         "computes": computes,
         "instances": instances,
         "active": active,
@@ -146,6 +157,7 @@ async def run(computes: int, instances: int, transport: str | None, concurrency:
         "rpc_messages_per_boot": round(messages / instances, 2),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "startup_seconds": round(startup, 2),
+        **extra,
     }
 
 
@@ -162,8 +174,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--concurrency", type=int, default=200, help="boots in flight (created, not yet settled)"
     )
+    parser.add_argument(
+        "--via-api", action="store_true", help="boot through the REST API with an HTTP client"
+    )
     args = parser.parse_args(argv)
-    result = asyncio.run(run(args.computes, args.instances, args.transport, args.concurrency))
+    result = asyncio.run(
+        run(args.computes, args.instances, args.transport, args.concurrency, args.via_api)
+    )
     print(_table(result))
     print(json.dumps(result))
 

@@ -1,0 +1,63 @@
+"""``python -m bench.rpc --quick`` runs to the end and prints a well-formed JSON line.
+
+Shape only: every peer and pattern present, figures positive. Speed is never asserted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+PEERS = {"aionova", "ceiling", "oslo.messaging"}
+PATTERNS = {("call_seq", 1), ("call", 1), ("call", 64), ("call", 256), ("cast", 64)}
+
+
+def run_bench(transport: str) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.rpc", "--transport", transport, "--quick"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.strip().splitlines()
+    assert "ops/s" in done.stdout.split("\n", 1)[0]  # the table comes first
+    report: dict[str, Any] = json.loads(lines[-1])
+    return report
+
+
+def check_shape(report: dict[str, Any], transport: str, cpu_keys: set[str]) -> None:
+    assert report["bench"] == "rpc"
+    assert report["transport"] == transport
+    results = report["results"]
+    seen = {(r["peer"], r["pattern"], r["concurrency"]) for r in results}
+    assert seen == {(peer, *pattern) for peer in PEERS for pattern in PATTERNS}
+    assert len(results) == len(seen)
+    for row in results:
+        for key in ("ops_per_s", "p50_ms", "p99_ms", *cpu_keys):
+            assert isinstance(row[key], int | float) and row[key] > 0, (row, key)
+        assert row["p99_ms"] >= row["p50_ms"]
+        assert row.get("errors", 0) == row.get("lost", 0) == 0
+    assert {t["target"] for t in report["targets"]}  # reported, never asserted
+
+
+def test_memory_bench_quick() -> None:
+    report = run_bench("memory://")
+    check_shape(report, "memory://", {"cpu_us_per_op"})
+
+
+@pytest.mark.rabbit
+def test_rabbit_bench_quick() -> None:
+    url = os.environ.get("AIONOVA_RABBIT_URL", "rabbit://guest:guest@127.0.0.1:5672/")
+    report = run_bench(url)
+    keys = {"cpu_us_per_op", "client_cpu_us_per_op", "server_cpu_us_per_op"}
+    check_shape(report, url, keys)
