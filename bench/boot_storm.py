@@ -1,8 +1,16 @@
-"""Boot storm: N fake computes, M boots, one process; how the control plane scales.
+"""Boot storm: N fake computes, M boots; how the control plane scales.
 
     python -m bench.boot_storm --computes 100 --instances 1000
+    python -m bench.boot_storm --transport rabbit://guest:guest@127.0.0.1:5672/ \
+        --computes 100 --instances 1000 --compute-processes 4
 
-Prints a progress bar on stderr, a table, then one JSON line on stdout.
+On memory:// everything runs in one process. On rabbit:// the control services
+(conductor, scheduler, the API with ``--via-api``) run in this process and the
+computes in ``--compute-processes`` children (bench/_compute_host.py; 0 = here
+too), all on a private ``control_exchange`` for the run. ``rpc_messages_per_boot``
+sums, over every process, the messages sent during the storm (a cast 1, a call
+2: request + reply; heartbeats included); ``peak_rss_mb`` sums every process's
+peak RSS. Prints a progress bar on stderr, a table, then one JSON line on stdout.
 Measured, not asserted.
 """
 
@@ -12,10 +20,13 @@ import argparse
 import asyncio
 import json
 import resource
+import signal
 import sys
 import tempfile
 import time
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 from aionova import messaging
 from aionova.compute.api import API
@@ -106,9 +117,22 @@ def _progress(done: int, total: int, active: int, error: int, started: float) ->
 
 
 async def run(
-    computes: int, instances: int, transport: str | None, concurrency: int, via_api: bool = False
+    computes: int,
+    instances: int,
+    transport: str | None,
+    concurrency: int,
+    via_api: bool = False,
+    compute_processes: int = 0,
 ) -> dict:
     config = _config()
+    fleet, private = None, None
+    if transport and not transport.startswith("memory:"):
+        from bench._compute_host import Fleet, drop_exchange, private_url
+
+        url = private_url(transport)
+        private = url if url != transport else None  # an exchange of ours: dropped at the end
+        transport = url
+        fleet = Fleet(transport, compute_processes) if compute_processes else None
     with tempfile.TemporaryDirectory() as tmp:
         cloud = AllInOne(config, Path(tmp) / "bench.sqlite", transport_url=transport)
         await cloud.start()
@@ -116,7 +140,10 @@ async def run(
             await cloud.db.flavor_create(None, FLAVOR)
             await cloud.db.image_create(None, IMAGE)
             t0 = time.perf_counter()
-            for start in range(0, computes, 100):
+            if fleet is not None:
+                hosts = [f"cmp{i:05d}" for i in range(computes)]
+                await fleet.start(hosts, timeout=120 + computes)
+            for start in range(0, computes if fleet is None else 0, 100):
                 await asyncio.gather(
                     *(
                         cloud.add_compute(f"cmp{i:05d}", FakeDriver(**HOST))
@@ -126,7 +153,7 @@ async def run(
             startup = time.perf_counter() - t0
             assert cloud.api is not None
             api, ctxt = cloud.api, RequestContext(user_id="bench", project_id="bench")
-            sent0 = messaging.messages_sent()
+            sent0 = messaging.messages_sent() + (await fleet.messages_sent() if fleet else 0)
             started = time.perf_counter()
             extra: dict = {}
             if via_api:
@@ -140,9 +167,20 @@ async def run(
                 active, error = await _drive(cloud, api, ctxt, instances, concurrency, started)
             seconds = time.perf_counter() - started
             messages = messaging.messages_sent() - sent0
+            messages += await fleet.messages_sent() if fleet else 0
             overcommitted = await _overcommitted(cloud, config)
         finally:
-            await cloud.stop()
+            try:
+                if fleet is not None:
+                    await fleet.stop()  # computes first: their builds need the conductor
+            finally:
+                if fleet is not None:
+                    fleet.kill_now()  # only if stop() was cut short
+                await cloud.stop()
+                if private:
+                    await drop_exchange(private)
+    children_rss = sum(fleet.peak_rss_mb.values()) if fleet else 0.0
+    own_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
         "bench": "boot_storm",
         "transport": (transport or "memory://").split(":")[0],
@@ -155,10 +193,20 @@ async def run(
         "seconds": round(seconds, 2),
         "boots_per_s": round(instances / seconds, 1),
         "rpc_messages_per_boot": round(messages / instances, 2),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mb": round(own_rss + children_rss, 1),
+        "compute_processes": len(fleet.procs) if fleet else 0,
+        "peak_rss_mb_computes": round(children_rss, 1),
         "startup_seconds": round(startup, 2),
         **extra,
     }
+
+
+async def _until_signal(coro: Coroutine[Any, Any, dict]) -> dict:
+    """Run ``coro``; SIGTERM cancels it as Ctrl-C does, so every ``finally`` (children) runs."""
+    task = asyncio.current_task()
+    assert task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    return await coro
 
 
 def _table(result: dict) -> str:
@@ -177,10 +225,29 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--via-api", action="store_true", help="boot through the REST API with an HTTP client"
     )
-    args = parser.parse_args(argv)
-    result = asyncio.run(
-        run(args.computes, args.instances, args.transport, args.concurrency, args.via_api)
+    parser.add_argument(
+        "--compute-processes",
+        type=int,
+        default=None,
+        help="child processes hosting the computes (rabbit:// only; default 4, 0: in-process)",
     )
+    args = parser.parse_args(argv)
+    remote = bool(args.transport) and not args.transport.startswith("memory:")
+    if args.compute_processes and not remote:
+        parser.error("--compute-processes needs a transport other processes can reach (rabbit://)")
+    processes = (4 if remote else 0) if args.compute_processes is None else args.compute_processes
+    storm = run(
+        args.computes,
+        args.instances,
+        args.transport,
+        args.concurrency,
+        args.via_api,
+        compute_processes=processes,
+    )
+    try:
+        result = asyncio.run(_until_signal(storm))
+    except asyncio.CancelledError:
+        sys.exit(128 + signal.SIGTERM)
     print(_table(result))
     print(json.dumps(result))
 

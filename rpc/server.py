@@ -29,6 +29,16 @@ from rpc.transport import Transport
 LOG = logging.getLogger(__name__)
 
 DEFAULT_MAX_CONCURRENCY = 64
+PING_METHOD = "oslo_rpc_server_ping"
+
+
+class PingEndpoint:
+    """Answers oslo.messaging's liveness probe (null namespace, version 1.0)."""
+
+    def oslo_rpc_server_ping(self, ctxt: Any, **kwargs: Any) -> str:
+        return "pong"
+
+
 _DUPLICATE_WINDOW = 16
 
 
@@ -44,11 +54,14 @@ class RPCServer:
         serializer: Serializer | None = None,
         access_policy: type[RPCAccessPolicyBase] | None = None,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        ping_enabled: bool = False,
     ) -> None:
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
         self.transport = transport
         self.target = target
+        if ping_enabled and not any(hasattr(e, PING_METHOD) for e in endpoints):
+            endpoints = [*endpoints, PingEndpoint()]
         self.dispatcher = Dispatcher(endpoints, access_policy)
         self.serializer: Serializer = serializer or NoOpSerializer()
         self._noop = type(self.serializer) is NoOpSerializer
@@ -262,8 +275,14 @@ def get_rpc_server(
     serializer: Serializer | None = None,
     access_policy: type[RPCAccessPolicyBase] | None = None,
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+    ping_enabled: bool = False,
 ) -> RPCServer:
-    """Build (not start) a server; endpoints are checked now, the target at start."""
+    """Build (not start) a server; endpoints are checked now, the target at start.
+
+    ``max_concurrency`` bounds the dispatches running at once (oslo.messaging's
+    executor pool, 64); ``ping_enabled`` adds ``oslo_rpc_server_ping`` unless an
+    endpoint already has it (oslo.messaging's ``rpc_ping_enabled``).
+    """
     return RPCServer(
         transport,
         target,
@@ -271,4 +290,5 @@ def get_rpc_server(
         serializer=serializer,
         access_policy=access_policy,
         max_concurrency=max_concurrency,
+        ping_enabled=ping_enabled,
     )

@@ -27,7 +27,9 @@ def _broker_url() -> str:
         socket.create_connection(("127.0.0.1", 5672), timeout=1).close()
     except OSError:
         pytest.fail("RabbitMQ is not running (bash scripts/rabbitmq.sh start)")
-    # A private exchange per run, so parallel runs on one broker do not see each other.
+    # A private exchange per run keeps its requests off other deployments' exchanges; queue
+    # names follow the topic alone (as in oslo.messaging), so runs still share one broker
+    # serially, not in parallel (a vhost per run would separate them fully).
     return f"{url}?control_exchange=aionova-mp-{uuid.uuid4().hex[:8]}"
 
 

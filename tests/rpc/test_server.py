@@ -138,3 +138,19 @@ async def test_sync_endpoints_are_called_inline(transport: rpc.Transport, topic:
     async with rpc.get_rpc_server(transport, rpc.Target(topic=topic, server="s"), [Plain()]):
         client = rpc.RPCClient(transport, rpc.Target(topic=topic), timeout=5)
         assert await client.call(CTX, "add", a=2, b=3) == 5
+
+
+async def test_ping_endpoint(transport: rpc.Transport, topic: str) -> None:
+    class OwnPing:
+        def oslo_rpc_server_ping(self, ctxt: Any) -> str:
+            return "mine"
+
+    client = rpc.RPCClient(transport, rpc.Target(topic=topic), timeout=5)
+    target = rpc.Target(topic=topic, server="s")
+    async with rpc.get_rpc_server(transport, target, [RecordingEndpoint()], ping_enabled=True):
+        assert await client.call(CTX, "oslo_rpc_server_ping") == "pong"
+    async with rpc.get_rpc_server(transport, target, [OwnPing()], ping_enabled=True):
+        assert await client.call(CTX, "oslo_rpc_server_ping") == "mine"
+    async with rpc.get_rpc_server(transport, target, [RecordingEndpoint()]):
+        with pytest.raises(rpc.NoSuchMethod):
+            await client.call(CTX, "oslo_rpc_server_ping")
