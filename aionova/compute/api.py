@@ -65,19 +65,30 @@ class API(ActionsMixin):
         requested_host: str | None = None,
     ) -> tuple[list[Instance], str]:
         """Create instances (BUILDING / scheduling), action ``create``, and cast the build."""
-        flavor = await self.db.flavor_get_by_flavor_id(ctxt, flavor_id)
-        image = await self.db.image_get(ctxt, image_ref) if image_ref else None
+        flavor, image = await self.db.flavor_and_image_get(ctxt, flavor_id, image_ref or None)
         self._check_image_fits(flavor, image)
         count = max(min_count, max_count or min_count)
         if count < 1:
             raise exception.InvalidRequest(reason="min_count must be at least 1")
         zone, host, node = _parse_availability_zone(availability_zone)
         reservation_id = f"r-{uuidlib.uuid4().hex[:8]}"
+        uuids = [str(uuidlib.uuid4()) for _ in range(count)]
+        spec = RequestSpec(
+            instance_uuid=uuids[0],
+            project_id=ctxt.project_id,
+            flavor=flavor,
+            image=image,
+            num_instances=count,
+            availability_zone=zone,
+            force_hosts=[host] if host else None,
+            force_nodes=[node] if node else None,
+            requested_destination=Destination(host=requested_host) if requested_host else None,
+        )
         instances = []
-        for index in range(count):
+        for index, uuid in enumerate(uuids):
             display = name if count == 1 else f"{name}-{index + 1}"
             instance = Instance(
-                uuid=str(uuidlib.uuid4()),
+                uuid=uuid,
                 display_name=display,
                 project_id=ctxt.project_id,
                 user_id=ctxt.user_id,
@@ -94,22 +105,11 @@ class API(ActionsMixin):
                 reservation_id=reservation_id,
                 metadata=dict(metadata or {}),
             )
-            instances.append(await self.db.instance_create(ctxt, instance))
-            await self.db.action_start(ctxt, instance.uuid, "create")
-        spec = RequestSpec(
-            instance_uuid=instances[0].uuid,
-            project_id=ctxt.project_id,
-            flavor=flavor,
-            image=image,
-            num_instances=count,
-            availability_zone=zone,
-            force_hosts=[host] if host else None,
-            force_nodes=[node] if node else None,
-            requested_destination=Destination(host=requested_host) if requested_host else None,
-        )
-        for instance in instances:
-            spec.instance_uuid = instance.uuid
-            await self.db.request_spec_save(ctxt, spec)
+            # The row, its ``create`` action and its request spec: one transaction.
+            spec.instance_uuid = uuid
+            instances.append(
+                await self.db.instance_create(ctxt, instance, action="create", spec=spec)
+            )
         spec.instance_uuid = instances[0].uuid
         await self.compute_task_api.build_instances(
             ctxt,

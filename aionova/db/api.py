@@ -2,21 +2,48 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
+
+import msgspec
 
 from aionova import exception
 from aionova.context import RequestContext
-from aionova.db.core import Connection, Ctx, fmt_time, from_row, to_db, utcnow
+from aionova.db.core import (
+    READ,
+    STATEMENT,
+    WRITE,
+    Connection,
+    Ctx,
+    fetch_rows,
+    fmt_time,
+    from_row,
+    to_db,
+    utcnow,
+)
 from aionova.db.hosts import HostQueries
 from aionova.db.moves import MoveQueries
-from aionova.objects import Instance, InstanceAction, InstanceActionEvent, InstanceFault
+from aionova.objects import (
+    Instance,
+    InstanceAction,
+    InstanceActionEvent,
+    InstanceFault,
+    RequestSpec,
+)
 from aionova.states import task_states
 
 _INSTANCE_JSON = frozenset({"flavor", "metadata", "system_metadata"})
 _INSTANCE_COLS = tuple(Instance.__struct_fields__)
 _TIME_COLS = frozenset({"launched_at", "terminated_at", "created_at", "updated_at"})
+_INSTANCE_INSERT = (
+    f"INSERT INTO instances ({','.join(_INSTANCE_COLS)})"
+    f" VALUES ({','.join('?' * len(_INSTANCE_COLS))}) RETURNING *"
+)
+_INSTANCE_LIVE = "SELECT * FROM instances WHERE uuid=? AND deleted=0"
+_ACTION_OF_REQUEST = "WHERE instance_uuid=? AND request_id=? ORDER BY id DESC LIMIT 1"
+_EVENTS_OF_ACTION = "SELECT * FROM instance_actions_events WHERE action_id=? ORDER BY id"
 
 
 def _where_in(column: str, values: Sequence[str | None]) -> tuple[str, list[Any]]:
@@ -53,22 +80,42 @@ class Database(MoveQueries, HostQueries):
     def _instance(self, ctxt: Ctx, row: Any) -> Instance:
         return from_row(Instance, row, _INSTANCE_JSON).bind(ctxt, self)
 
-    async def instance_create(self, ctxt: Ctx, instance: Instance) -> Instance:
-        """Insert a new instance row; returns it bound to this store."""
+    async def instance_create(
+        self,
+        ctxt: Ctx,
+        instance: Instance,
+        *,
+        action: str | None = None,
+        spec: RequestSpec | None = None,
+    ) -> Instance:
+        """Insert a new instance row; returns it bound to this store.
+
+        With ``action`` the request's action is opened and with ``spec`` the
+        request spec saved, in the same transaction (one round trip).
+        """
         now = utcnow()
         instance.created_at = instance.created_at or now
         instance.updated_at = now
         values = tuple(to_db(getattr(instance, c), is_time=c in _TIME_COLS) for c in _INSTANCE_COLS)
-        await self.db.execute(
-            f"INSERT INTO instances ({','.join(_INSTANCE_COLS)}) "
-            f"VALUES ({','.join('?' * len(_INSTANCE_COLS))})",
-            values,
-        )
-        return await self.instance_get(ctxt, instance.uuid)
+        statements: list[tuple[str, tuple[Any, ...]]] = []
+        if action is not None:
+            if ctxt is None:
+                raise exception.InvalidRequest(reason="an action needs a request context")
+            statements.append(_action_insert(ctxt, instance.uuid, action))
+        if spec is not None:
+            statements.append(_spec_insert(spec))
+
+        def job(conn: sqlite3.Connection) -> Any:
+            row = fetch_rows(conn, _INSTANCE_INSERT, values)[0]
+            for sql, params in statements:
+                conn.execute(sql, params).close()
+            return row
+
+        return self._instance(ctxt, await self.db.run(job, WRITE if statements else STATEMENT))
 
     async def instance_get(self, ctxt: Ctx, uuid: str, *, read_deleted: bool = False) -> Instance:
         """One instance or ``InstanceNotFound``."""
-        sql = "SELECT * FROM instances WHERE uuid=?" + ("" if read_deleted else " AND deleted=0")
+        sql = "SELECT * FROM instances WHERE uuid=?" if read_deleted else _INSTANCE_LIVE
         row = await self.db.fetchone(sql, (uuid,))
         if row is None:
             raise exception.InstanceNotFound(instance_id=uuid)
@@ -127,22 +174,32 @@ class Database(MoveQueries, HostQueries):
                 clause, values = _where_in(column, list(expected))
                 where.append(clause)
                 wparams.extend(values)
-        rows = await self.db.fetchall(
-            f"UPDATE instances SET {','.join(sets)} WHERE {' AND '.join(where)} RETURNING *",
-            (*params, *wparams),
-        )
-        if not rows:
-            await self._raise_conflict(ctxt, uuid, expected_task_state, expected_vm_state)
-        return self._instance(ctxt, rows[0])
+        sql = f"UPDATE instances SET {','.join(sets)} WHERE {' AND '.join(where)} RETURNING *"
+        args = (*params, *wparams)
 
-    async def _raise_conflict(
+        def job(conn: sqlite3.Connection) -> tuple[bool, Any]:
+            rows = fetch_rows(conn, sql, args)
+            if rows:
+                return True, rows[0]
+            # No row matched: the live row (if any) tells which check failed.
+            return False, fetch_rows(conn, _INSTANCE_LIVE, (uuid,))
+
+        updated, found = await self.db.run(job, STATEMENT)  # the SELECT only reads
+        if updated:
+            return self._instance(ctxt, found)
+        self._raise_conflict(ctxt, uuid, found, expected_task_state, expected_vm_state)
+
+    def _raise_conflict(
         self,
         ctxt: Ctx,
         uuid: str,
+        rows: list[Any],
         expected_task: Sequence[str | None] | None,
         expected_vm: Sequence[str | None] | None,
-    ) -> None:
-        current = await self.instance_get(ctxt, uuid)  # InstanceNotFound if gone
+    ) -> NoReturn:
+        if not rows:
+            raise exception.InstanceNotFound(instance_id=uuid)
+        current = self._instance(ctxt, rows[0])
         if expected_task is not None and current.task_state not in expected_task:
             cls = (
                 exception.UnexpectedDeletingTaskStateError
@@ -178,31 +235,17 @@ class Database(MoveQueries, HostQueries):
     # -- actions and events -----------------------------------------------------
     async def action_start(self, ctxt: RequestContext, uuid: str, action: str) -> None:
         """Open the action a request performs on an instance."""
-        await self.db.execute(
-            "INSERT INTO instance_actions (instance_uuid, action, request_id, user_id, project_id,"
-            " start_time) VALUES (?,?,?,?,?,?)",
-            (uuid, action, ctxt.request_id, ctxt.user_id, ctxt.project_id, fmt_time(utcnow())),
-        )
-
-    async def _action_id(self, ctxt: RequestContext, uuid: str) -> int | None:
-        row = await self.db.fetchone(
-            "SELECT id FROM instance_actions WHERE instance_uuid=? AND request_id=?"
-            " ORDER BY id DESC LIMIT 1",
-            (uuid, ctxt.request_id),
-        )
-        return None if row is None else row[0]
+        await self.db.execute(*_action_insert(ctxt, uuid, action))
 
     async def action_event_start(
         self, ctxt: RequestContext, uuid: str, event: str, host: str | None = None
     ) -> None:
         """Open an event of the request's action (ignored when there is no action)."""
-        action_id = await self._action_id(ctxt, uuid)
-        if action_id is not None:
-            await self.db.execute(
-                "INSERT INTO instance_actions_events (action_id, event, host, start_time)"
-                " VALUES (?,?,?,?)",
-                (action_id, event, host, fmt_time(utcnow())),
-            )
+        await self.db.execute(
+            "INSERT INTO instance_actions_events (action_id, event, host, start_time)"
+            f" SELECT id, ?, ?, ? FROM instance_actions {_ACTION_OF_REQUEST}",
+            (event, host, fmt_time(utcnow()), uuid, ctxt.request_id),
+        )
 
     async def action_event_finish(
         self,
@@ -213,29 +256,54 @@ class Database(MoveQueries, HostQueries):
         traceback: str | None = None,
     ) -> None:
         """Close an event with ``Success`` or ``Error``; an error marks the action too."""
-        action_id = await self._action_id(ctxt, uuid)
-        if action_id is None:
-            return
-        await self.db.execute(
-            "UPDATE instance_actions_events SET result=?, traceback=?, finish_time=?"
-            " WHERE id=(SELECT MAX(id) FROM instance_actions_events WHERE action_id=? AND event=?)",
-            (result, traceback, fmt_time(utcnow()), action_id, event),
-        )
-        if result == "Error":
-            await self.db.execute(
-                "UPDATE instance_actions SET message='Error' WHERE id=?", (action_id,)
-            )
+        action = f"(SELECT id FROM instance_actions {_ACTION_OF_REQUEST})"
+        now, key = fmt_time(utcnow()), (uuid, ctxt.request_id)
+
+        def job(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE instance_actions_events SET result=?, traceback=?, finish_time=?"
+                " WHERE id=(SELECT MAX(id) FROM instance_actions_events"
+                f" WHERE action_id={action} AND event=?)",
+                (result, traceback, now, *key, event),
+            ).close()
+            if result == "Error":
+                conn.execute(
+                    f"UPDATE instance_actions SET message='Error' WHERE id={action}", key
+                ).close()
+
+        await self.db.run(job, WRITE if result == "Error" else STATEMENT)
 
     async def actions_get(self, ctxt: Ctx, uuid: str) -> list[InstanceAction]:
-        """Every action of an instance with its events, oldest first."""
-        actions = []
-        for row in await self.db.fetchall(
-            "SELECT * FROM instance_actions WHERE instance_uuid=? ORDER BY id", (uuid,)
-        ):
-            action = from_row(InstanceAction, row, frozenset())
-            events = await self.db.fetchall(
-                "SELECT * FROM instance_actions_events WHERE action_id=? ORDER BY id", (row["id"],)
+        """Every action of an instance with its events, oldest first (one round trip)."""
+
+        def job(conn: sqlite3.Connection) -> list[tuple[Any, list[Any]]]:
+            actions = fetch_rows(
+                conn, "SELECT * FROM instance_actions WHERE instance_uuid=? ORDER BY id", (uuid,)
             )
-            action.events = [from_row(InstanceActionEvent, e, frozenset()) for e in events]
-            actions.append(action)
-        return actions
+            return [(a, fetch_rows(conn, _EVENTS_OF_ACTION, (a["id"],))) for a in actions]
+
+        return [_action(a, events) for a, events in await self.db.run(job, READ)]
+
+
+def _action(row: Any, events: list[Any]) -> InstanceAction:
+    """An action with its events from rows."""
+    action = from_row(InstanceAction, row, frozenset())
+    action.events = [from_row(InstanceActionEvent, e, frozenset()) for e in events]
+    return action
+
+
+def _action_insert(ctxt: RequestContext, uuid: str, action: str) -> tuple[str, tuple[Any, ...]]:
+    """The statement opening ``action`` of the request on an instance."""
+    return (
+        "INSERT INTO instance_actions (instance_uuid, action, request_id, user_id, project_id,"
+        " start_time) VALUES (?,?,?,?,?,?)",
+        (uuid, action, ctxt.request_id, ctxt.user_id, ctxt.project_id, fmt_time(utcnow())),
+    )
+
+
+def _spec_insert(spec: RequestSpec) -> tuple[str, tuple[Any, ...]]:
+    """The statement creating or replacing an instance's request spec."""
+    return (
+        "INSERT OR REPLACE INTO request_specs (instance_uuid, spec) VALUES (?,?)",
+        (spec.instance_uuid, msgspec.json.encode(spec).decode()),
+    )

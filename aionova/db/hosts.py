@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 import uuid as uuidlib
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from aionova import exception
-from aionova.db.core import Ctx, fmt_time, from_row, to_db, utcnow
+from aionova.db.core import READ, Ctx, fetch_rows, fmt_time, from_row, to_db, utcnow
 from aionova.objects import ComputeNode, Flavor, ImageMeta, Migration, RequestSpec, Service
 
 if TYPE_CHECKING:
@@ -16,10 +17,14 @@ if TYPE_CHECKING:
 
 _NONE: frozenset[str] = frozenset()
 _SERVICE_TIMES = frozenset({"last_seen_up", "created_at", "updated_at"})
+_IMAGE_JSON = frozenset({"properties"})
 
 
 def _insert_sql(table: str, cols: tuple[str, ...]) -> str:
-    return f"INSERT INTO {table} ({','.join(cols)}) VALUES ({','.join('?' * len(cols))})"
+    """INSERT returning the new row (no SELECT after it)."""
+    return (
+        f"INSERT INTO {table} ({','.join(cols)}) VALUES ({','.join('?' * len(cols))}) RETURNING *"
+    )
 
 
 class HostQueries:
@@ -53,7 +58,7 @@ class HostQueries:
             "updated_at",
         )
         now = fmt_time(utcnow())
-        _, row_id = await self.db.execute(
+        row = await self.db.fetchone(
             _insert_sql("services", cols),
             (
                 service.uuid or str(uuidlib.uuid4()),
@@ -67,7 +72,7 @@ class HostQueries:
                 now,
             ),
         )
-        return await self.service_get(ctxt, row_id)
+        return from_row(Service, row, _NONE).bind(ctxt, self)
 
     async def service_get(self, ctxt: Ctx, service_id: int | None) -> Service:
         row = await self.db.fetchone(
@@ -127,11 +132,11 @@ class HostQueries:
     async def compute_node_create(self, ctxt: Ctx, node: ComputeNode) -> ComputeNode:
         cols = tuple(c for c in ComputeNode.__struct_fields__ if c not in ("id", "updated_at"))
         now = fmt_time(utcnow())
-        _, row_id = await self.db.execute(
+        row = await self.db.fetchone(
             _insert_sql("compute_nodes", (*cols, "created_at", "updated_at")),
             (*(to_db(getattr(node, c)) for c in cols), now, now),
         )
-        return await self.compute_node_get(ctxt, row_id)
+        return from_row(ComputeNode, row, _NONE).bind(ctxt, self)
 
     async def compute_node_get(self, ctxt: Ctx, node_id: int | None) -> ComputeNode:
         row = await self.db.fetchone(
@@ -166,8 +171,10 @@ class HostQueries:
     # -- flavors and images -------------------------------------------------------
     async def flavor_create(self, ctxt: Ctx, flavor: Flavor) -> Flavor:
         cols = ("flavorid", "name", "memory_mb", "vcpus", "root_gb", "ephemeral_gb", "swap")
-        await self.db.execute(_insert_sql("flavors", cols), tuple(getattr(flavor, c) for c in cols))
-        return await self.flavor_get_by_flavor_id(ctxt, flavor.flavorid)
+        row = await self.db.fetchone(
+            _insert_sql("flavors", cols), tuple(getattr(flavor, c) for c in cols)
+        )
+        return from_row(Flavor, row, _NONE)
 
     async def flavor_get_by_flavor_id(self, ctxt: Ctx, flavorid: str) -> Flavor:
         row = await self.db.fetchone("SELECT * FROM flavors WHERE flavorid=?", (flavorid,))
@@ -175,18 +182,37 @@ class HostQueries:
             raise exception.FlavorNotFound(flavor_id=flavorid)
         return from_row(Flavor, row, _NONE)
 
+    async def flavor_and_image_get(
+        self, ctxt: Ctx, flavorid: str, image_id: str | None
+    ) -> tuple[Flavor, ImageMeta | None]:
+        """Both reads of a boot in one round trip (``FlavorNotFound`` first, then image)."""
+
+        def job(conn: sqlite3.Connection) -> tuple[list[Any], list[Any]]:
+            flavor = fetch_rows(conn, "SELECT * FROM flavors WHERE flavorid=?", (flavorid,))
+            if not flavor or image_id is None:
+                return flavor, []
+            return flavor, fetch_rows(conn, "SELECT * FROM images WHERE id=?", (image_id,))
+
+        flavor_rows, image_rows = await self.db.run(job, READ)
+        if not flavor_rows:
+            raise exception.FlavorNotFound(flavor_id=flavorid)
+        if image_id is not None and not image_rows:
+            raise exception.ImageNotFound(image_id=image_id)
+        image = from_row(ImageMeta, image_rows[0], _IMAGE_JSON) if image_rows else None
+        return from_row(Flavor, flavor_rows[0], _NONE), image
+
     async def image_create(self, ctxt: Ctx, image: ImageMeta) -> ImageMeta:
         cols = ("id", "name", "status", "min_ram", "min_disk", "size", "properties")
-        await self.db.execute(
+        row = await self.db.fetchone(
             _insert_sql("images", cols), tuple(to_db(getattr(image, c)) for c in cols)
         )
-        return await self.image_get(ctxt, image.id)
+        return from_row(ImageMeta, row, _IMAGE_JSON)
 
     async def image_get(self, ctxt: Ctx, image_id: str) -> ImageMeta:
         row = await self.db.fetchone("SELECT * FROM images WHERE id=?", (image_id,))
         if row is None:
             raise exception.ImageNotFound(image_id=image_id)
-        return from_row(ImageMeta, row, frozenset({"properties"}))
+        return from_row(ImageMeta, row, _IMAGE_JSON)
 
     # -- request specs and migrations ---------------------------------------------
     async def request_spec_save(self, ctxt: Ctx, spec: RequestSpec) -> None:
@@ -208,10 +234,10 @@ class HostQueries:
         cols = tuple(c for c in Migration.__struct_fields__ if c not in ("id",))
         now = utcnow()
         migration.created_at = migration.updated_at = now
-        _, row_id = await self.db.execute(
+        row = await self.db.fetchone(
             _insert_sql("migrations", cols), tuple(to_db(getattr(migration, c)) for c in cols)
         )
-        return await self.migration_get(ctxt, row_id)
+        return from_row(Migration, row, _NONE).bind(ctxt, self)
 
     async def migration_get(self, ctxt: Ctx, migration_id: int | None) -> Migration:
         row = await self.db.fetchone("SELECT * FROM migrations WHERE id=?", (migration_id,))
@@ -224,5 +250,5 @@ class HostQueries:
     ) -> Migration:
         updates = {k: v for k, v in updates.items() if k not in ("id", "uuid", "created_at")}
         updates["updated_at"] = utcnow()
-        await self._update("migrations", migration_id, updates)
-        return await self.migration_get(ctxt, migration_id)
+        row = await self._update("migrations", migration_id, updates)
+        return from_row(Migration, row, _NONE).bind(ctxt, self)

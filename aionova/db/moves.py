@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
 from typing import TYPE_CHECKING, Any
 
 from aionova import exception
-from aionova.db.core import Ctx, fmt_time, from_row, utcnow
+from aionova.db.core import READ, Ctx, fetch_rows, fmt_time, from_row, utcnow
 from aionova.objects import InstanceAction, InstanceActionEvent, Migration, Service
 from aionova.states import power_state, vm_states
 
@@ -67,30 +68,40 @@ class MoveQueries:
     async def instance_destroy(self, ctxt: Ctx, uuid: str) -> Any:
         """Soft-delete an instance row: vm DELETED, task None, terminated; returns it."""
         now = fmt_time(utcnow())
-        rows = await self.db.fetchall(
+        row = await self.db.fetchone(
             "UPDATE instances SET deleted=1, vm_state=?, task_state=NULL, power_state=?,"
             " terminated_at=COALESCE(terminated_at, ?), updated_at=? WHERE uuid=? AND deleted=0"
-            " RETURNING uuid",
+            " RETURNING *",
             (vm_states.DELETED, power_state.NOSTATE, now, now, uuid),
         )
-        if not rows:
+        if row is None:
             raise exception.InstanceNotFound(instance_id=uuid)
-        return await self.instance_get(ctxt, uuid, read_deleted=True)  # type: ignore[attr-defined]
+        return self._instance(ctxt, row)  # type: ignore[attr-defined]
 
     async def action_get_by_request_id(
         self, ctxt: Ctx, instance_uuid: str, request_id: str
     ) -> InstanceAction:
         """One action of an instance with its events (``NotFound`` otherwise)."""
-        row = await self.db.fetchone(
-            "SELECT * FROM instance_actions WHERE instance_uuid=? AND request_id=?"
-            " ORDER BY id DESC LIMIT 1",
-            (instance_uuid, request_id),
-        )
-        if row is None:
+
+        def job(conn: sqlite3.Connection) -> tuple[Any, list[Any]] | None:
+            rows = fetch_rows(
+                conn,
+                "SELECT * FROM instance_actions WHERE instance_uuid=? AND request_id=?"
+                " ORDER BY id DESC LIMIT 1",
+                (instance_uuid, request_id),
+            )
+            if not rows:
+                return None
+            events = fetch_rows(
+                conn,
+                "SELECT * FROM instance_actions_events WHERE action_id=? ORDER BY id",
+                (rows[0]["id"],),
+            )
+            return rows[0], events
+
+        found = await self.db.run(job, READ)
+        if found is None:
             raise exception.NotFound(f"Action for request {request_id} could not be found.")
-        action = from_row(InstanceAction, row, _NONE)
-        events = await self.db.fetchall(
-            "SELECT * FROM instance_actions_events WHERE action_id=? ORDER BY id", (row["id"],)
-        )
-        action.events = [from_row(InstanceActionEvent, e, _NONE) for e in events]
+        action = from_row(InstanceAction, found[0], _NONE)
+        action.events = [from_row(InstanceActionEvent, e, _NONE) for e in found[1]]
         return action

@@ -7,6 +7,7 @@ so ``await instance.save(expected_task_state=...)`` works the same everywhere.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, ClassVar, Protocol
 
 import msgspec
@@ -18,6 +19,8 @@ _REGISTRY: dict[str, type[NovaObject]] = {}
 _NAME = "nova_object.name"
 _VERSION = "nova_object.version"
 _DATA = "nova_object.data"
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+_astuple = msgspec.structs.astuple
 
 
 class NovaObject(msgspec.Struct, kw_only=True, dict=True):
@@ -33,20 +36,26 @@ class NovaObject(msgspec.Struct, kw_only=True, dict=True):
         self.obj_reset_changes()
 
     # -- change tracking ---------------------------------------------------
+    # The stored values are kept as one tuple in field order (``astuple`` is a
+    # single C call; this runs for every object built, decoded or saved).
     def obj_reset_changes(self) -> None:
         """Forget pending changes: the current values are the stored ones."""
-        self._orig = {f: getattr(self, f) for f in self.__struct_fields__}
+        self._orig = _astuple(self)
 
     def obj_what_changed(self) -> dict[str, Any]:
         """Fields whose value differs from the last stored one."""
-        orig = self._orig
-        return {f: getattr(self, f) for f in self.__struct_fields__ if getattr(self, f) != orig[f]}
+        return {
+            f: v
+            for f, v, o in zip(self.__struct_fields__, _astuple(self), self._orig, strict=True)
+            if v != o
+        }
 
     def obj_refresh_from(self, other: NovaObject) -> None:
         """Copy every field of ``other`` (same class) into self and reset changes."""
-        for f in self.__struct_fields__:
-            setattr(self, f, getattr(other, f))
-        self.obj_reset_changes()
+        values = _astuple(other)
+        for f, v in zip(self.__struct_fields__, values, strict=True):
+            setattr(self, f, v)
+        self._orig = values
 
     # -- binding ------------------------------------------------------------
     def bind(self, ctxt: RequestContext | None, store: Any) -> NovaObject:
@@ -75,15 +84,21 @@ class NovaObject(msgspec.Struct, kw_only=True, dict=True):
         }
 
 
+@functools.lru_cache(maxsize=256)
+def _accepts(cls: type[NovaObject], version: str) -> bool:
+    """Whether ``cls`` can read data of ``version`` (same major, minor not newer)."""
+    have_major, have_minor = (int(x) for x in cls.VERSION.split("."))
+    major, minor = (int(x) for x in version.split("."))
+    return major == have_major and minor <= have_minor
+
+
 def obj_from_primitive(primitive: dict[str, Any]) -> NovaObject:
     """Rebuild an object; refuses another major version or a newer minor one."""
     name, version = primitive[_NAME], primitive[_VERSION]
     cls = _REGISTRY.get(name)
     if cls is None:
         raise exception.ObjectVersionError(objname=name, objver=version, supported="none")
-    have_major, have_minor = (int(x) for x in cls.VERSION.split("."))
-    major, minor = (int(x) for x in str(version).split("."))
-    if major != have_major or minor > have_minor:
+    if not _accepts(cls, str(version)):
         raise exception.ObjectVersionError(objname=name, objver=version, supported=cls.VERSION)
     return msgspec.convert(primitive[_DATA], cls, strict=False)
 
@@ -103,22 +118,28 @@ class ObjectSerializer:
         self.store = store
 
     def serialize_entity(self, ctxt: Any, entity: Any) -> Any:
+        if type(entity) in _SCALARS:
+            return entity
         if isinstance(entity, NovaObject):
             return entity.obj_to_primitive()
+        ser = self.serialize_entity
         if isinstance(entity, (list, tuple)):
-            return [self.serialize_entity(ctxt, e) for e in entity]
+            return [e if type(e) in _SCALARS else ser(ctxt, e) for e in entity]
         if isinstance(entity, dict):
-            return {k: self.serialize_entity(ctxt, v) for k, v in entity.items()}
+            return {k: v if type(v) in _SCALARS else ser(ctxt, v) for k, v in entity.items()}
         return entity
 
     def deserialize_entity(self, ctxt: Any, entity: Any) -> Any:
+        if type(entity) in _SCALARS:
+            return entity
+        de = self.deserialize_entity
         if isinstance(entity, dict):
             if _NAME in entity:
                 obj = obj_from_primitive(entity)
                 return obj.bind(ctxt, self.store)
-            return {k: self.deserialize_entity(ctxt, v) for k, v in entity.items()}
+            return {k: v if type(v) in _SCALARS else de(ctxt, v) for k, v in entity.items()}
         if isinstance(entity, list):
-            return [self.deserialize_entity(ctxt, e) for e in entity]
+            return [e if type(e) in _SCALARS else de(ctxt, e) for e in entity]
         return entity
 
     def serialize_context(self, ctxt: Any) -> dict[str, Any]:

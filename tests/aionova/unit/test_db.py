@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+
 import pytest
 
 from aionova import exception
+from aionova.context import RequestContext
 from aionova.db import Database
 from aionova.db.schema import LATEST
-from aionova.objects import Flavor, Instance, Service
+from aionova.objects import Flavor, Instance, RequestSpec, Service
 from aionova.states import task_states, vm_states
 
 FLAVOR = Flavor(flavorid="1", name="tiny", memory_mb=512, vcpus=1, root_gb=1)
@@ -106,3 +110,54 @@ async def test_minimum_version_ignores_forced_down(db: Database) -> None:
     old.forced_down = True
     await old.save()
     assert await db.service_get_minimum_version(None, "nova-compute") == 3
+
+
+async def test_concurrent_calls_share_a_batch_and_a_failing_one_undoes_only_itself(
+    db: Database,
+) -> None:
+    await _instance(db)
+    ctxt = RequestContext(user_id="u", project_id="p")
+    clash = Instance(uuid="u1", flavor=FLAVOR)  # primary key taken
+    spec = RequestSpec(instance_uuid="u2", flavor=FLAVOR)
+    results = await asyncio.gather(
+        db.instance_create(ctxt, clash, action="create", spec=spec),
+        db.instance_create(
+            ctxt,
+            Instance(uuid="u2", flavor=FLAVOR),
+            action="create",
+            spec=RequestSpec(instance_uuid="u2", flavor=FLAVOR),
+        ),
+        db.instance_update(None, "u1", {"display_name": "renamed"}),
+        return_exceptions=True,
+    )
+    assert isinstance(results[0], sqlite3.IntegrityError)
+    assert [a.action for a in await db.actions_get(ctxt, "u2")] == ["create"]
+    assert (await db.request_spec_get(ctxt, "u2")).instance_uuid == "u2"
+    assert (await db.instance_get(None, "u1")).display_name == "renamed"
+    rows = await db.db.fetchall("SELECT instance_uuid FROM instance_actions ORDER BY id")
+    assert [r[0] for r in rows] == ["u2"]  # the failed create left no action behind
+
+
+async def test_action_events_follow_the_requests_action(db: Database) -> None:
+    ctxt = RequestContext(user_id="u", project_id="p")
+    await db.instance_create(ctxt, Instance(uuid="u1", flavor=FLAVOR), action="create")
+    other = RequestContext(user_id="u", project_id="p")  # another request: no action
+    await db.action_event_start(other, "u1", "ignored")
+    await db.action_event_start(ctxt, "u1", "build", "h1")
+    await db.action_event_finish(ctxt, "u1", "build", "Success")
+    action = await db.action_get_by_request_id(ctxt, "u1", ctxt.request_id)
+    assert [(e.event, e.result, e.host) for e in action.events] == [("build", "Success", "h1")]
+    assert action.message is None
+    await db.action_event_start(ctxt, "u1", "spawn")
+    await db.action_event_finish(ctxt, "u1", "spawn", "Error", "tb")
+    (action,) = await db.actions_get(ctxt, "u1")
+    assert action.message == "Error" and action.events[-1].traceback == "tb"
+
+
+async def test_conflict_reports_the_current_task_state_in_one_call(db: Database) -> None:
+    await _instance(db, task=task_states.DELETING)
+    with pytest.raises(exception.UnexpectedDeletingTaskStateError) as err:
+        await db.instance_update(None, "u1", {"task_state": None}, [task_states.SPAWNING])
+    assert err.value.kwargs["actual"] == task_states.DELETING
+    destroyed = await db.instance_destroy(None, "u1")
+    assert destroyed.deleted and destroyed.vm_state == vm_states.DELETED
