@@ -167,6 +167,9 @@ def main(argv: list[str] | None = None) -> None:
     if not url:
         sys.exit(f"{ENV_URL} is not set")
     try:
+        from aionova.service import tune_gc  # children import aionova lazily, as above
+
+        tune_gc()
         asyncio.run(host_computes(url, args.hosts.split(",")))
     except asyncio.CancelledError:
         sys.exit(1)

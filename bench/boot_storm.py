@@ -34,6 +34,7 @@ from aionova.config import Config, DefaultOpts
 from aionova.context import RequestContext
 from aionova.deployment import AllInOne
 from aionova.objects import Flavor, ImageMeta
+from aionova.service import tune_gc
 from aionova.virt.fake import FakeDriver
 
 FLAVOR = Flavor(flavorid="bench", name="bench.small", memory_mb=1024, vcpus=1, root_gb=10)
@@ -236,6 +237,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.compute_processes and not remote:
         parser.error("--compute-processes needs a transport other processes can reach (rabbit://)")
     processes = (4 if remote else 0) if args.compute_processes is None else args.compute_processes
+    tune_gc()  # as the aionova daemons do
     storm = run(
         args.computes,
         args.instances,

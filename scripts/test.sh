@@ -13,5 +13,5 @@ bash scripts/rabbitmq.sh start
 export AIONOVA_RABBIT_URL=${AIONOVA_RABBIT_URL:-rabbit://guest:guest@127.0.0.1:5672/}
 
 .venv/bin/ruff check .
-.venv/bin/ruff format --check rpc drivers
+.venv/bin/ruff format --check .
 exec .venv/bin/python -m pytest "$@"

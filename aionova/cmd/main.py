@@ -24,6 +24,7 @@ from aionova import config as config_mod
 from aionova.api.requestlog import setup as setup_logging
 from aionova.cmd import services
 from aionova.config import Config
+from aionova.service import tune_gc
 
 LOG = logging.getLogger("aionova.cmd")
 
@@ -81,6 +82,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "compute": services.run_compute,
         "all-in-one": services.run_all_in_one,
     }
+    tune_gc()
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(runners[args.command](cfg, args))
 

@@ -16,8 +16,9 @@ class RAMWeigher:
     def __init__(self, multiplier: float = 1.0) -> None:
         self.multiplier = multiplier
 
-    def raw(self, host: HostState, spec: RequestSpec) -> float:
-        return float(host.free_ram_mb)
+    def raw(self, hosts: list[HostState], spec: RequestSpec) -> list[float]:
+        """One value per host; a list at once, since this runs for every host per request."""
+        return [float(h.free_ram_mb) for h in hosts]
 
 
 def _normalize(values: list[float]) -> list[float]:
@@ -32,9 +33,17 @@ def weigh(hosts: list[HostState], spec: RequestSpec, weighers: list[RAMWeigher])
     """The hosts sorted best first."""
     if not hosts or not weighers:
         return list(hosts)
+    if len(weighers) == 1:  # normalising one weigher does not change the order
+        if weighers[0].multiplier == 0:
+            return list(hosts)
+        values = weighers[0].raw(hosts, spec)
+        order = sorted(
+            range(len(hosts)), key=values.__getitem__, reverse=weighers[0].multiplier > 0
+        )
+        return [hosts[i] for i in order]
     totals = [0.0] * len(hosts)
     for weigher in weighers:
-        normalized = _normalize([weigher.raw(h, spec) for h in hosts])
+        normalized = _normalize(weigher.raw(hosts, spec))
         totals = [t + weigher.multiplier * n for t, n in zip(totals, normalized, strict=True)]
     order = sorted(range(len(hosts)), key=totals.__getitem__, reverse=True)
     return [hosts[i] for i in order]

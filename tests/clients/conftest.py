@@ -29,6 +29,7 @@ def _clients_installed() -> None:
     if NOVA is None or OPENSTACK is None:
         pytest.fail("python-novaclient / python-openstackclient missing: pip install -e '.[test]'")
 
+
 # Fast liveness so "force down" and heartbeats are observable within a test.
 FAST_ENV = {
     "AIONOVA_DEFAULT__REPORT_INTERVAL": "0.5",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
 
 import pytest
 
@@ -119,3 +120,14 @@ def test_populate_filter_properties() -> None:
     props: dict = {"retry": {"num_attempts": 1, "hosts": []}}
     utils.populate_filter_properties(props, {"host": "a", "nodename": "n", "limits": {"x": 1}})
     assert props == {"retry": {"num_attempts": 1, "hosts": [["a", "n"]]}, "limits": {"x": 1}}
+
+
+def test_weighing_one_weigher_matches_the_normalised_sum() -> None:
+    """The single-weigher shortcut orders hosts exactly as the general sum does."""
+    rng = random.Random(7)
+    for multiplier in (2.0, 1.0, 0.0, -1.0):
+        hosts = [_host(f"h{i}", free=rng.choice([512, 1024, 2048])) for i in range(30)]
+        spec = _spec()
+        fast = weigh(hosts, spec, [RAMWeigher(multiplier)])
+        general = weigh(hosts, spec, [RAMWeigher(multiplier), RAMWeigher(0.0)])
+        assert [h.host for h in fast] == [h.host for h in general]
