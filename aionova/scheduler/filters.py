@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, ClassVar
 
 from aionova.objects import RequestSpec
@@ -11,13 +12,14 @@ if TYPE_CHECKING:
     from aionova.servicegroup import ServiceGroupAPI
 
 
-class BaseHostFilter:
+class BaseHostFilter(ABC):
     """``host_passes`` decides; rebuild checks only run filters with RUN_ON_REBUILD."""
 
     RUN_ON_REBUILD: ClassVar[bool] = False
 
+    @abstractmethod
     def host_passes(self, host: HostState, spec: RequestSpec) -> bool:
-        raise NotImplementedError
+        """True when ``host`` may take the request."""
 
 
 class RetryFilter(BaseHostFilter):
