@@ -73,6 +73,7 @@ class HostManager:
         self.db = db
         self.host_states: dict[tuple[str, str], HostState] = {}
         self.services: dict[str, Service] = {}
+        self._states_by_host: dict[str, list[HostState]] = {}
         self._nodes_since: str | None = None
         self._services_since: str | None = None
         self._lock = asyncio.Lock()
@@ -91,15 +92,17 @@ class HostManager:
             for service in services:
                 self.services[service.host] = service
                 self._services_since = _later(self._services_since, service.updated_at)
+                for state in self._states_by_host.get(service.host, ()):
+                    state.service = service
             for node in nodes:
                 key = (node.host, node.hypervisor_hostname)
                 state = self.host_states.get(key)
                 if state is None:
                     state = self.host_states[key] = HostState(*key)
+                    state.service = self.services.get(node.host)
+                    self._states_by_host.setdefault(node.host, []).append(state)
                 state.update_from_compute_node(node)
                 self._nodes_since = _later(self._nodes_since, node.updated_at)
-            for state in self.host_states.values():
-                state.service = self.services.get(state.host)
             self._generation += 1
 
     def candidates(self, spec: RequestSpec) -> tuple[list[HostState], bool]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from aionova.objects import RequestSpec
@@ -19,6 +20,15 @@ class RAMWeigher:
     def raw(self, hosts: list[HostState], spec: RequestSpec) -> list[float]:
         """One value per host; a list at once, since this runs for every host per request."""
         return [float(h.free_ram_mb) for h in hosts]
+
+    def order(self, hosts: list[HostState], spec: RequestSpec) -> list[HostState]:
+        """Hosts best first by this weigher alone (one C-level sort, no scores kept)."""
+        if self.multiplier == 0:
+            return list(hosts)
+        return sorted(hosts, key=_FREE_RAM, reverse=self.multiplier > 0)
+
+
+_FREE_RAM = attrgetter("free_ram_mb")
 
 
 def _normalize(values: list[float]) -> list[float]:
