@@ -2,12 +2,35 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import uuid
 from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
 
 import pytest
 
 import rpc
+
+DEFAULT_RABBIT_URL = "rabbit://guest:guest@127.0.0.1:5672/"
+
+
+@pytest.fixture(scope="session")
+def rabbit_url() -> str:
+    """The broker of ``scripts/rabbitmq.sh`` (or ``AIONOVA_RABBIT_URL``).
+
+    Tests that need it fail, never skip, when nothing answers there.
+    """
+    url = os.environ.get("AIONOVA_RABBIT_URL", DEFAULT_RABBIT_URL)
+    first = urlsplit(url.split(",")[0])
+    try:
+        socket.create_connection((first.hostname or "127.0.0.1", first.port or 5672), 10).close()
+    except OSError as exc:
+        pytest.fail(
+            f"RabbitMQ is not reachable at {url} ({exc}); run `bash scripts/rabbitmq.sh start`",
+            pytrace=False,
+        )
+    return url
 
 
 @pytest.fixture

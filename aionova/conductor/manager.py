@@ -199,11 +199,20 @@ class ComputeTaskManager(RebuildTaskMixin):
     async def _set_error(self, ctxt: RequestContext, instance: Instance, exc: Exception) -> None:
         """No host (or retries exhausted): ERROR, task None, a fault and a failed event."""
         LOG.info("build of %s failed in the conductor: %s", instance.uuid, exc)
+        tb = await self._error_out(ctxt, instance, exc)
+        if tb is not None:
+            await self.db.action_event_start(ctxt, instance.uuid, EVENT_BUILD, self.host)
+            await self.db.action_event_finish(ctxt, instance.uuid, EVENT_BUILD, "Error", tb)
+
+    async def _error_out(
+        self, ctxt: RequestContext, instance: Instance, exc: Exception
+    ) -> str | None:
+        """ERROR with task None and a fault; the traceback, or None if the instance is gone."""
         instance.vm_state, instance.task_state = vm_states.ERROR, None
         try:
             await instance.save()
         except exception.InstanceNotFound:
-            return
+            return None
         code = getattr(exc, "kwargs", {}).get("code", 500)
         tb = "".join(traceback.format_exception(exc))
         await self.db.instance_fault_create(
@@ -212,5 +221,4 @@ class ComputeTaskManager(RebuildTaskMixin):
                 instance_uuid=instance.uuid, code=code, message=str(exc), details=tb, host=self.host
             ),
         )
-        await self.db.action_event_start(ctxt, instance.uuid, EVENT_BUILD, self.host)
-        await self.db.action_event_finish(ctxt, instance.uuid, EVENT_BUILD, "Error", tb)
+        return tb

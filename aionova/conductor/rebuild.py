@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import logging
-import traceback
 from typing import TYPE_CHECKING, Any
 
 from aionova import exception
 from aionova.context import RequestContext
-from aionova.objects import Instance, InstanceFault, Migration, RequestSpec
-from aionova.states import vm_states
+from aionova.objects import Instance, Migration, RequestSpec
 
 if TYPE_CHECKING:
     from aionova.compute.rpcapi import ComputeAPI
@@ -27,6 +25,12 @@ class RebuildTaskMixin:
     db: Database
     scheduler: SchedulerAPI
     compute_rpcapi: ComputeAPI
+
+    if TYPE_CHECKING:
+
+        async def _error_out(
+            self, ctxt: RequestContext, instance: Instance, exc: Exception
+        ) -> str | None: ...
 
     async def rebuild_instance(
         self,
@@ -106,20 +110,9 @@ class RebuildTaskMixin:
     ) -> None:
         """No destination: migration ``error``, instance ERROR (task None), fault, failed event."""
         LOG.info("evacuation of %s could not be scheduled: %s", instance.uuid, exc)
-        tb = "".join(traceback.format_exception(exc))
         if migration is not None:
             migration.status = "error"
             await migration.save()
-        instance.vm_state, instance.task_state = vm_states.ERROR, None
-        try:
-            await instance.save()
-        except exception.InstanceNotFound:
-            return
-        code = getattr(exc, "kwargs", {}).get("code", 500)
-        await self.db.instance_fault_create(
-            ctxt,
-            InstanceFault(
-                instance_uuid=instance.uuid, code=code, message=str(exc), details=tb, host=self.host
-            ),
-        )
-        await self.db.action_event_finish(ctxt, instance.uuid, EVENT_REBUILD, "Error", tb)
+        tb = await self._error_out(ctxt, instance, exc)
+        if tb is not None:
+            await self.db.action_event_finish(ctxt, instance.uuid, EVENT_REBUILD, "Error", tb)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
@@ -10,11 +9,6 @@ from drivers.amqp import parse_url
 from drivers.amqp.connection import broker_url
 
 REPO = Path(__file__).resolve().parents[2]
-DEFAULT_URL = "rabbit://guest:guest@127.0.0.1:5672/"
-
-
-def rabbit_url_from_env() -> str:
-    return os.environ.get("AIONOVA_RABBIT_URL", DEFAULT_URL)
 
 
 def amqp_url(url: str) -> str:

@@ -6,35 +6,14 @@ that need it, loudly, instead of skipping them.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
 import aio_pika
 import pytest
-from amqp_helpers import amqp_url, rabbit_url_from_env
+from amqp_helpers import amqp_url
 
 from drivers.amqp import AmqpDriver
-
-
-async def _probe(url: str) -> None:
-    connection = await asyncio.wait_for(aio_pika.connect(amqp_url(url)), 10)
-    await connection.close()
-
-
-@pytest.fixture(scope="session")
-def rabbit_url() -> str:
-    """The broker URL; fails (not skips) when nothing answers there."""
-    url = rabbit_url_from_env()
-    try:
-        asyncio.run(_probe(url))
-    except Exception as exc:
-        pytest.fail(
-            f"RabbitMQ is not reachable at {url} ({type(exc).__name__}: {exc}); "
-            "start it with `bash scripts/rabbitmq.sh start` or set AIONOVA_RABBIT_URL",
-            pytrace=False,
-        )
-    return url
 
 
 @pytest.fixture

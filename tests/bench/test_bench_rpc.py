@@ -6,7 +6,6 @@ Shape only: every peer and pattern present, figures positive. Speed is never ass
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -56,8 +55,8 @@ def test_memory_bench_quick() -> None:
 
 
 @pytest.mark.rabbit
-def test_rabbit_bench_quick() -> None:
-    url = os.environ.get("AIONOVA_RABBIT_URL", "rabbit://guest:guest@127.0.0.1:5672/")
+def test_rabbit_bench_quick(rabbit_url: str) -> None:
+    url = rabbit_url
     report = run_bench(url)
     keys = {"cpu_us_per_op", "client_cpu_us_per_op", "server_cpu_us_per_op"}
     check_shape(report, url, keys)

@@ -12,7 +12,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ import psutil
 import pytest
 
 from bench._compute_host import drop_exchange
+from tests.conftest import DEFAULT_RABBIT_URL
 
 pytestmark = pytest.mark.rabbit
 REPO = Path(__file__).resolve().parents[2]
@@ -48,20 +48,16 @@ KEYS = {
 
 
 @pytest.fixture
-def exchange() -> Iterator[str]:
+def exchange(rabbit_url: str) -> Iterator[str]:
     """A control exchange of the test's own (so its children can be found by name)."""
     name = f"bench_storm_test_{uuid.uuid4().hex[:8]}"
     yield name
-    asyncio.run(drop_exchange(f"{_broker()}?control_exchange={name}"))
+    asyncio.run(drop_exchange(_url(name)))
 
 
-def _broker() -> str:
-    url = os.environ.get("AIONOVA_RABBIT_URL", "rabbit://guest:guest@127.0.0.1:5672/")
-    try:
-        socket.create_connection(("127.0.0.1", 5672), timeout=1).close()
-    except OSError:
-        pytest.fail("RabbitMQ is not running (bash scripts/rabbitmq.sh start)")
-    return url
+def _url(exchange: str) -> str:
+    base = os.environ.get("AIONOVA_RABBIT_URL", DEFAULT_RABBIT_URL)  # checked by rabbit_url
+    return f"{base}?control_exchange={exchange}"
 
 
 def _command(exchange: str, computes: int, processes: int, instances: int) -> list[str]:
@@ -70,7 +66,7 @@ def _command(exchange: str, computes: int, processes: int, instances: int) -> li
         "-m",
         "bench.boot_storm",
         "--transport",
-        f"{_broker()}?control_exchange={exchange}",
+        _url(exchange),
         "--computes",
         str(computes),
         "--compute-processes",

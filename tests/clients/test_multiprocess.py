@@ -5,8 +5,6 @@ Needs ``bash scripts/rabbitmq.sh start`` (or ``AIONOVA_RABBIT_URL``).
 
 from __future__ import annotations
 
-import os
-import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -21,12 +19,7 @@ pytestmark = pytest.mark.rabbit
 CIRROS = "155d900f-4e14-4e4c-a73d-069cbf4541e6"
 
 
-def _broker_url() -> str:
-    url = os.environ.get("AIONOVA_RABBIT_URL", "rabbit://guest:guest@127.0.0.1:5672/")
-    try:
-        socket.create_connection(("127.0.0.1", 5672), timeout=1).close()
-    except OSError:
-        pytest.fail("RabbitMQ is not running (bash scripts/rabbitmq.sh start)")
+def _private(url: str) -> str:
     # A private exchange per run keeps its requests off other deployments' exchanges; queue
     # names follow the topic alone (as in oslo.messaging), so runs still share one broker
     # serially, not in parallel (a vhost per run would separate them fully).
@@ -112,8 +105,8 @@ def settled(dep: Deployment, ident: str) -> dict[str, Any] | None:
 
 
 @pytest.fixture
-def dep(tmp_path: Path) -> Iterator[Deployment]:
-    deployment = Deployment(tmp_path, _broker_url())
+def dep(tmp_path: Path, rabbit_url: str) -> Iterator[Deployment]:
+    deployment = Deployment(tmp_path, _private(rabbit_url))
     try:
         wait_http(f"{deployment.base}/v2.1")
         for host in ("mp1", "mp2", "mp3"):

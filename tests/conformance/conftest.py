@@ -6,33 +6,20 @@ README's test command does it); it fails, never skips, when none answers.
 
 from __future__ import annotations
 
-import os
-import socket
 import uuid
 from collections.abc import AsyncIterator
-from urllib.parse import urlsplit
 
 import pytest
 
 import rpc
-
-RABBIT_URL = os.environ.get("AIONOVA_RABBIT_URL", "rabbit://guest:guest@127.0.0.1:5672/")
-
-
-def _require_broker(url: str) -> None:
-    parts = urlsplit(url.split(",")[0])
-    try:
-        socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 5672), 5).close()
-    except OSError as exc:
-        pytest.fail(f"RabbitMQ is not reachable at {url}: {exc}; run scripts/rabbitmq.sh start")
 
 
 @pytest.fixture(params=["memory", pytest.param("rabbit", marks=pytest.mark.rabbit)])
 def transport_url(request: pytest.FixtureRequest) -> str:
     if request.param == "memory":
         return f"memory://{uuid.uuid4().hex[:12]}"
-    _require_broker(RABBIT_URL)
-    return RABBIT_URL
+    url: str = request.getfixturevalue("rabbit_url")
+    return url
 
 
 @pytest.fixture

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import aio_pika
 import oslo_messaging
 import pytest
 from oslo_config import cfg
@@ -17,26 +15,6 @@ from oslo_messaging._tracing import client as oslo_tracing
 from oslo_messaging.rpc import dispatcher as oslo_dispatcher
 
 DEFAULT_URL = "rabbit://guest:guest@127.0.0.1:5672/"
-
-
-async def _probe(url: str) -> None:
-    amqp = url.replace("rabbit://", "amqp://", 1)
-    connection = await asyncio.wait_for(aio_pika.connect(amqp), 10)
-    await connection.close()
-
-
-@pytest.fixture(scope="session")
-def rabbit_url() -> str:
-    """The broker URL; fails (not skips) when nothing answers there."""
-    url = os.environ.get("AIONOVA_RABBIT_URL", DEFAULT_URL)
-    try:
-        asyncio.run(_probe(url))
-    except Exception as exc:
-        pytest.fail(
-            f"RabbitMQ is not reachable at {url} ({exc!r}); run `bash scripts/rabbitmq.sh start`",
-            pytrace=False,
-        )
-    return url
 
 
 @pytest.fixture
