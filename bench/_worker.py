@@ -21,7 +21,8 @@ from typing import Any
 from bench._drive import Plan, run_async, run_threads
 from bench._stats import CpuMeter, Result, payload
 
-PEERS = ("aionova", "ceiling", "oslo.messaging")
+PEERS = ("aionova", "ceiling", "ceiling-bare", "oslo.messaging")
+MEMORY_ONLY = ("ceiling-bare",)  # on rabbit the ceiling already sends bare bodies
 
 
 def _on_stdin_eof(callback: Callable[[], None]) -> None:
@@ -88,6 +89,8 @@ async def _measure_async(peer: Any, plan: Plan, meter: CpuMeter) -> list[Result]
 def measure(peer_name: str, url: str, plan: Plan) -> list[Result]:
     """Run every pattern against one peer on ``url``."""
     rabbit = not url.startswith("memory://")
+    if rabbit and peer_name in MEMORY_ONLY:
+        raise ValueError(f"peer {peer_name} runs on memory:// only")
     server = _start_server(peer_name, url) if rabbit else None
     meter = CpuMeter(server.pid if server else None, broker=rabbit)
     try:
@@ -106,7 +109,10 @@ def measure(peer_name: str, url: str, plan: Plan) -> list[Result]:
         else:
             from bench._peers_memory import AionovaMemory, CeilingMemory
 
-            peer = (AionovaMemory if peer_name == "aionova" else CeilingMemory)()
+            if peer_name == "aionova":
+                peer = AionovaMemory()
+            else:
+                peer = CeilingMemory(wire=peer_name == "ceiling")
         return asyncio.run(_measure_async(peer, plan, meter))
     finally:
         if server is not None:

@@ -3,6 +3,12 @@
     python -m bench.rpc --transport memory:// [--seconds S] [--payload-bytes N]
     python -m bench.rpc --transport rabbit://guest:guest@127.0.0.1:5672/
 
+Peers: aionova; ``ceiling``, plain asyncio futures with the same payload
+encoded by msgspec and no framework (on ``memory://`` the very messages
+aionova sends, oslo envelope included; on rabbit raw aio-pika); on
+``memory://`` also ``ceiling-bare``, the payload alone without envelope,
+context or ids; and oslo.messaging (``fake://`` or its rabbit driver).
+
 Patterns: ``call_seq`` (sequential calls: latency), ``call`` at 1, 64 and 256
 in flight, ``cast`` (until the server has processed them). Each peer runs in a
 fresh process (on rabbit its server in another one), peers interleaved over
@@ -24,7 +30,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from bench._worker import PEERS
+from bench._worker import MEMORY_ONLY, PEERS
 
 REPO = Path(__file__).resolve().parents[1]
 Key = tuple[str, str, int]
@@ -82,6 +88,9 @@ def _aggregate(runs: dict[Key, list[dict[str, Any]]]) -> list[dict[str, Any]]:
         if ceiling and ceiling["ops_per_s"] > 0 and row.get("cpu_us_per_op"):
             row["ratio_to_ceiling"] = round(row["ops_per_s"] / ceiling["ops_per_s"], 3)
             row["cpu_ratio_to_ceiling"] = round(ceiling["cpu_us_per_op"] / row["cpu_us_per_op"], 3)
+        bare = merged.get(("ceiling-bare", pattern, conc))
+        if bare and bare["ops_per_s"] > 0 and row is not bare:
+            row["ratio_to_bare"] = round(row["ops_per_s"] / bare["ops_per_s"], 3)
     order = {p: i for i, p in enumerate(PEERS)}
     patterns = {"call_seq": 0, "call": 1, "cast": 2}
     return sorted(
@@ -103,6 +112,7 @@ def _table(results: list[dict[str, Any]]) -> str:
         ("broker_cpu_us_per_op", "broker µs", "{:.1f}"),
         ("ratio_to_ceiling", "ratio", "{:.2f}"),
         ("cpu_ratio_to_ceiling", "CPU ratio", "{:.2f}"),
+        ("ratio_to_bare", "vs bare", "{:.2f}"),
     ]
     columns = [c for c in columns if any(c[0] in r for r in results)]
     cells = [[title for _, title, _ in columns]]
@@ -147,11 +157,14 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=3, help="rounds; figures are medians")
     parser.add_argument("--payload-bytes", type=int, default=100)
     parser.add_argument("--cast-concurrency", type=int, default=64, help="cast senders")
-    parser.add_argument("--peers", default=",".join(PEERS), help="comma-separated subset")
+    parser.add_argument("--peers", default=None, help="comma-separated subset")
     parser.add_argument("--quick", action="store_true", help="one short round (for tests)")
     args = parser.parse_args(argv)
     if args.quick:
         args.seconds, args.warmup, args.repeat = 0.3, 0.1, 1
+    if args.peers is None:
+        memory = args.transport.startswith("memory://")
+        args.peers = ",".join(p for p in PEERS if memory or p not in MEMORY_ONLY)
     args.peers = [p for p in args.peers.split(",") if p]
     unknown = set(args.peers) - set(PEERS)
     if unknown:

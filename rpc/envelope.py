@@ -159,8 +159,8 @@ def decode_request(body: bytes) -> Request:
         type(method) is not str
         or not method
         or type(args) is not dict
-        or not isinstance(namespace, str | None)
-        or not isinstance(version, str | None)
+        or (namespace is not None and type(namespace) is not str)
+        or (version is not None and type(version) is not str)
     ):
         _refuse(method, args, msg_id, reply_q)
     # What is left is the context (and keys we do not know, which are ignored).

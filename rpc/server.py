@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextvars
 import logging
 from collections.abc import Sequence
 from types import TracebackType
@@ -73,6 +74,7 @@ class RPCServer:
         self._backlog: collections.deque[Delivery] = collections.deque()
         self._seen: collections.deque[str] = collections.deque(maxlen=_DUPLICATE_WINDOW)
         self._lock = asyncio.Lock()
+        self._context = contextvars.copy_context()
 
     def __repr__(self) -> str:
         return f"<RPCServer {self.target!r}>"
@@ -92,6 +94,7 @@ class RPCServer:
                     "A server's target must have topic and server names specified", self.target
                 )
             self._stopped.clear()
+            self._context = contextvars.copy_context()
             self._listener = await self.transport.driver.listen(self.target, self._on_message)
             self._running = True
 
@@ -143,25 +146,41 @@ class RPCServer:
         await self.wait()
 
     # -- per message -----------------------------------------------------
-    # The hot path: one task per message, few frames, nothing computed twice.
+    # The hot path: up to ``max_concurrency`` worker tasks, few frames,
+    # nothing computed twice. A message gets a new task while there is room;
+    # otherwise it waits in the backlog and a worker that finishes a message
+    # takes the next one itself, as a thread of an executor pool would. (A new
+    # task per backlog message costs far more than the task: it goes to the end
+    # of the loop's ready queue, away from the work that just ran.)
+    # Each task starts from a copy of the server's own context, so handlers
+    # never see the caller's context variables (on memory:// the delivery
+    # callback runs inside the caller's publish). Variables a handler sets stay
+    # visible to the later messages of its worker, like thread-locals.
 
     def _on_message(self, delivery: Delivery) -> None:
         if len(self._tasks) < self.max_concurrency:
-            task = asyncio.get_running_loop().create_task(self._handle(delivery))
+            task = asyncio.get_running_loop().create_task(
+                self._handle(delivery), context=self._context.copy()
+            )
             self._tasks.add(task)
         else:
             self._backlog.append(delivery)
 
     async def _handle(self, delivery: Delivery) -> None:
+        backlog = self._backlog
         try:
-            await self._serve(delivery.body)
+            while True:
+                try:
+                    await self._serve(delivery.body)
+                finally:
+                    settled = delivery.done()
+                    if settled is not None:
+                        await settled
+                if not backlog:
+                    return
+                delivery = backlog.popleft()
         finally:
             self._tasks.discard(asyncio.current_task())  # type: ignore[arg-type]
-            if self._backlog and len(self._tasks) < self.max_concurrency:
-                self._on_message(self._backlog.popleft())
-            settled = delivery.done()
-            if settled is not None:
-                await settled
 
     async def _serve(self, body: bytes) -> None:
         try:

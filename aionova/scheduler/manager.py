@@ -14,7 +14,7 @@ from aionova.manager import Manager
 from aionova.objects import RequestSpec
 from aionova.scheduler.filters import build_filters
 from aionova.scheduler.host_manager import HostManager, HostState
-from aionova.scheduler.weights import RAMWeigher, weigh
+from aionova.scheduler.weights import RAMWeigher, ranked
 from aionova.servicegroup import ServiceGroupAPI
 
 
@@ -22,7 +22,8 @@ class SchedulerManager(Manager):
     """Target 4.3. Chooses hosts and consumes their resources in its own view.
 
     Hosts are weighed first and filtered best-first until ``host_subset_size``
-    pass: the same choice as filter-then-weigh, without filtering every host.
+    pass: the same choice as filter-then-weigh, without filtering (or even
+    fully ordering) every host.
     """
 
     service_name = "scheduler"
@@ -67,7 +68,7 @@ class SchedulerManager(Manager):
         hosts, run_filters = self.host_manager.candidates(spec)
         passing: list[HostState] = []
         subset = max(1, self.config.scheduler.host_subset_size)
-        for host in weigh(hosts, spec, self.weighers):
+        for host in ranked(hosts, spec, self.weighers):
             host.limits = {}
             if run_filters and not all(f.host_passes(host, spec) for f in self.filters):
                 continue

@@ -71,6 +71,8 @@ class Bus:
         self._queues: dict[str, Queue] = {}
         self._bindings: dict[tuple[str, str], set[str]] = {}  # (exchange, key) → queues
         self._fanout: dict[str, set[str]] = {}  # fanout exchange → queues
+        # queue → the queue sets above that hold it, so a delete is not a full scan
+        self._bound_in: dict[str, list[set[str]]] = {}
         self._repliers: dict[str, Handler] = {}
         self.published = self.delivered = self.unroutable = self.expired = self.replies = 0
         self._unsettled = 0
@@ -81,16 +83,21 @@ class Bus:
     def declare(self, queue: str, exchange: str, key: str) -> None:
         """Create ``queue`` if needed and bind it to ``exchange`` with ``key``."""
         self._queues.setdefault(queue, Queue(queue))
-        self._bindings.setdefault((exchange, key), set()).add(queue)
+        self._bind(queue, self._bindings.setdefault((exchange, key), set()))
 
     def declare_fanout(self, queue: str, exchange: str) -> None:
         self._queues.setdefault(queue, Queue(queue))
-        self._fanout.setdefault(exchange, set()).add(queue)
+        self._bind(queue, self._fanout.setdefault(exchange, set()))
+
+    def _bind(self, queue: str, queues: set[str]) -> None:
+        if queue not in queues:
+            queues.add(queue)
+            self._bound_in.setdefault(queue, []).append(queues)
 
     def delete(self, queue: str) -> None:
         """Remove a queue, its bindings and its pending messages."""
         self._queues.pop(queue, None)
-        for queues in (*self._bindings.values(), *self._fanout.values()):
+        for queues in self._bound_in.pop(queue, ()):
             queues.discard(queue)
 
     def consume(self, queue: str, consumer: Consumer) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from typing import Any
 
 import pytest
@@ -100,6 +101,53 @@ async def test_max_concurrency_bounds_dispatches(transport: rpc.Transport, topic
         release.set()
         assert await asyncio.gather(*calls) == list(range(10))
     assert peak == 3
+
+
+async def test_backlog_is_served_in_order_and_drained_by_wait(
+    transport: rpc.Transport, topic: str
+) -> None:
+    """With one worker, casts queued behind a slow one run in arrival order."""
+    seen: list[int] = []
+    gate = asyncio.Event()
+
+    class Ordered:
+        async def note(self, ctxt: Any, n: int) -> None:
+            if n == 0:
+                await gate.wait()
+            seen.append(n)
+
+    server = rpc.get_rpc_server(
+        transport, rpc.Target(topic=topic, server="s"), [Ordered()], max_concurrency=1
+    )
+    await server.start()
+    client = rpc.RPCClient(transport, rpc.Target(topic=topic))
+    for n in range(20):
+        await client.cast(CTX, "note", n=n)
+    await asyncio.sleep(0.05)
+    assert seen == []
+    await server.stop()
+    gate.set()
+    await server.wait(timeout=5)
+    assert seen == list(range(20))
+
+
+CALLER_VAR: contextvars.ContextVar[str] = contextvars.ContextVar("caller", default="unset")
+
+
+async def test_handlers_do_not_see_the_callers_context_variables(
+    transport: rpc.Transport, topic: str
+) -> None:
+    class Peek:
+        async def peek(self, ctxt: Any) -> str:
+            return CALLER_VAR.get()
+
+    async with rpc.get_rpc_server(transport, rpc.Target(topic=topic, server="s"), [Peek()]):
+        client = rpc.RPCClient(transport, rpc.Target(topic=topic), timeout=5)
+        token = CALLER_VAR.set("client")
+        try:
+            assert await client.call(CTX, "peek") == "unset"
+        finally:
+            CALLER_VAR.reset(token)
 
 
 async def test_abort_cancels_running_dispatches(transport: rpc.Transport, topic: str) -> None:

@@ -12,7 +12,7 @@ from aionova.objects import Destination, Flavor, RequestSpec, SchedulerRetries, 
 from aionova.scheduler import utils
 from aionova.scheduler.filters import ComputeFilter, CoreFilter, DiskFilter, RamFilter, RetryFilter
 from aionova.scheduler.host_manager import HostManager, HostState
-from aionova.scheduler.weights import RAMWeigher, weigh
+from aionova.scheduler.weights import RAMWeigher, ranked, weigh
 from aionova.servicegroup import ServiceGroupAPI
 
 
@@ -129,5 +129,19 @@ def test_weighing_one_weigher_matches_the_normalised_sum() -> None:
         hosts = [_host(f"h{i}", free=rng.choice([512, 1024, 2048])) for i in range(30)]
         spec = _spec()
         fast = weigh(hosts, spec, [RAMWeigher(multiplier)])
-        general = weigh(hosts, spec, [RAMWeigher(multiplier), RAMWeigher(0.0)])
+        # Two equal weighers: the general path (normalised sum), the same order.
+        general = weigh(hosts, spec, [RAMWeigher(multiplier), RAMWeigher(multiplier)])
         assert [h.host for h in fast] == [h.host for h in general]
+
+
+def test_ranked_is_lazy_and_matches_a_full_stable_sort() -> None:
+    """Past the first rounds of partial selection the order is still a stable sort."""
+    rng = random.Random(11)
+    hosts = [_host(f"h{i}", free=rng.choice([256, 512, 1024, 2048])) for i in range(700)]
+    spec = _spec()
+    for multiplier in (1.0, -1.0):
+        expected = sorted(hosts, key=lambda h: h.free_ram_mb, reverse=multiplier > 0)
+        it = ranked(hosts, spec, [RAMWeigher(multiplier)])
+        first = [next(it) for _ in range(3)]
+        assert first == expected[:3]
+        assert first + list(it) == expected
