@@ -114,6 +114,8 @@ class RPCServer:
             if self._running:
                 await self._stopped.wait()
             while self._tasks or self._backlog:
+                if not self._tasks:  # no worker left to take the backlog
+                    self._on_message(self._backlog.popleft())
                 await asyncio.gather(*list(self._tasks), return_exceptions=True)
             await self._release()
 
@@ -173,14 +175,21 @@ class RPCServer:
                 try:
                     await self._serve(delivery.body)
                 finally:
-                    settled = delivery.done()
-                    if settled is not None:
-                        await settled
+                    await self._settle(delivery)
                 if not backlog:
                     return
                 delivery = backlog.popleft()
         finally:
             self._tasks.discard(asyncio.current_task())  # type: ignore[arg-type]
+
+    async def _settle(self, delivery: Delivery) -> None:
+        # A worker must outlive a failed ack: the backlog depends on it.
+        try:
+            settled = delivery.done()
+            if settled is not None:
+                await settled
+        except Exception:
+            LOG.exception("%r: could not settle a message", self)
 
     async def _serve(self, body: bytes) -> None:
         try:

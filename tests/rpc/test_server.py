@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+from collections.abc import Awaitable
 from typing import Any
 
 import pytest
 
 import rpc
+from rpc import envelope
 from rpc.testing import RecordingEndpoint
 
 CTX: dict[str, Any] = {}
@@ -129,6 +131,36 @@ async def test_backlog_is_served_in_order_and_drained_by_wait(
     gate.set()
     await server.wait(timeout=5)
     assert seen == list(range(20))
+
+
+class UnsettleableDelivery:
+    """A delivery whose acknowledgement fails, as on a channel that just closed."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    def done(self) -> Awaitable[None]:
+        async def fail() -> None:
+            raise ConnectionError("channel closed")
+
+        return fail()
+
+
+async def test_a_failed_ack_does_not_stall_the_backlog(
+    transport: rpc.Transport, topic: str
+) -> None:
+    endpoint = RecordingEndpoint()
+    server = rpc.get_rpc_server(
+        transport, rpc.Target(topic=topic, server="s"), [endpoint], max_concurrency=1
+    )
+    await server.start()
+    for n in range(3):
+        body = envelope.encode_request("echo", {"value": n}, {})
+        server._on_message(UnsettleableDelivery(body))
+    await endpoint.wait_for_calls(3)
+    await server.stop()
+    await server.wait(timeout=5)
+    assert [kwargs["value"] for _, kwargs in endpoint.calls] == [0, 1, 2]
 
 
 CALLER_VAR: contextvars.ContextVar[str] = contextvars.ContextVar("caller", default="unset")
