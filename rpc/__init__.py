@@ -30,7 +30,7 @@ from rpc.errors import (
 from rpc.serializer import NoOpSerializer, Serializer
 from rpc.server import RPCServer, get_rpc_server
 from rpc.target import Target
-from rpc.transport import Transport, get_rpc_transport
+from rpc.transport import Transport, TransportOptions, get_rpc_transport
 
 __all__ = [
     "DefaultRPCAccessPolicy",
@@ -55,6 +55,7 @@ __all__ = [
     "Target",
     "Transport",
     "TransportError",
+    "TransportOptions",
     "UnsupportedVersion",
     "expected_exceptions",
     "expose",

@@ -9,10 +9,16 @@ from rpc import version as versions
 from rpc.errors import InvalidTarget, RPCVersionCapError
 from rpc.serializer import NoOpSerializer, Serializer
 from rpc.target import Target
-from rpc.transport import Transport
+from rpc.transport import Transport, TransportOptions
 
 _TARGET_FIELDS: Final = ("exchange", "topic", "namespace", "version", "server", "fanout")
-_OPTION_FIELDS: Final = ("timeout", "version_cap", "retry", "call_monitor_timeout")
+_OPTION_FIELDS: Final = (
+    "timeout",
+    "version_cap",
+    "retry",
+    "call_monitor_timeout",
+    "transport_options",
+)
 
 
 class RPCClient:
@@ -22,7 +28,9 @@ class RPCClient:
     ``version_cap`` limits the versions this client may send (checked at
     cast/call time, before anything is sent); ``retry`` is passed to the driver
     (None: forever, 0: one attempt, N: N+1 attempts); ``call_monitor_timeout``
-    asks the server for heartbeats so long calls survive while it is alive.
+    asks the server for heartbeats so long calls survive while it is alive;
+    ``transport_options`` (``TransportOptions(at_least_once=True)``) makes a
+    request no queue can take fail with ``MessageUndeliverable``.
     """
 
     __slots__ = (
@@ -33,6 +41,7 @@ class RPCClient:
         "target",
         "timeout",
         "transport",
+        "transport_options",
         "version_cap",
     )
 
@@ -46,6 +55,7 @@ class RPCClient:
         serializer: Serializer | None = None,
         retry: int | None = None,
         call_monitor_timeout: float | None = None,
+        transport_options: TransportOptions | None = None,
     ) -> None:
         self.transport = transport
         self.target = target
@@ -55,13 +65,15 @@ class RPCClient:
         self._noop = type(self.serializer) is NoOpSerializer
         self.retry = retry
         self.call_monitor_timeout = call_monitor_timeout
+        self.transport_options = transport_options
 
     def prepare(self, **overrides: Any) -> RPCClient:
         """A client with some target fields or options replaced.
 
         Accepts exchange, topic, namespace, version, server, fanout, timeout,
-        version_cap, retry and call_monitor_timeout; an explicit None clears an
-        inherited value. A malformed version raises MessagingException.
+        version_cap, retry, call_monitor_timeout and transport_options; an
+        explicit None clears an inherited value. A malformed version raises
+        MessagingException.
         """
         unknown = set(overrides) - {*_TARGET_FIELDS, *_OPTION_FIELDS}
         if unknown:
@@ -82,6 +94,11 @@ class RPCClient:
                 versions.validate(version)  # type: ignore[arg-type]
             wanted = version  # type: ignore[assignment]
         return versions.is_compatible(self.version_cap, wanted)
+
+    @property
+    def _mandatory(self) -> bool:
+        options = self.transport_options
+        return options is not None and options.at_least_once and not self.target.fanout
 
     def _encode(self, ctxt: Any, method: str, kwargs: dict[str, Any], **call: Any) -> bytes:
         target = self.target
@@ -108,7 +125,7 @@ class RPCClient:
     async def cast(self, ctxt: Any, method: str, **kwargs: Any) -> None:
         """Send ``method(**kwargs)`` without waiting for a result (at most once)."""
         body = self._encode(ctxt, method, kwargs)
-        await self.transport.cast(self.target, body, self.retry)
+        await self.transport.cast(self.target, body, self.retry, mandatory=self._mandatory)
 
     async def call(self, ctxt: Any, method: str, **kwargs: Any) -> Any:
         """Invoke ``method(**kwargs)`` remotely and return its result (at most once).
@@ -137,6 +154,7 @@ class RPCClient:
             timeout=timeout,
             monitor=self.call_monitor_timeout,
             retry=self.retry,
+            mandatory=self._mandatory,
         )
         if self._noop:
             return result

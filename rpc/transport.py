@@ -13,6 +13,8 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
+import msgspec
+
 from rpc.driver import Driver, DriverFactory
 from rpc.errors import InvalidTarget, MessagingException
 from rpc.replies import ReplyWaiters
@@ -20,6 +22,18 @@ from rpc.target import Target
 
 DRIVER_GROUP = "aionova.rpc.drivers"
 DEFAULT_RESPONSE_TIMEOUT = 60.0
+
+
+class TransportOptions(msgspec.Struct, frozen=True):
+    """Per-client delivery options (oslo.messaging's ``TransportOptions``).
+
+    ``at_least_once``: publish topic requests (casts and calls, not fanout)
+    with the AMQP mandatory flag, so a request no queue can take fails at once
+    with ``MessageUndeliverable`` instead of being dropped (a cast) or ending
+    in ``MessagingTimeout`` (a call).
+    """
+
+    at_least_once: bool = False
 
 
 @cache
@@ -57,9 +71,11 @@ class Transport:
         self.replies = ReplyWaiters(driver, self.allowed_remote_exmods)
         self._closed = False
 
-    async def cast(self, target: Target, body: bytes, retry: int | None) -> None:
+    async def cast(
+        self, target: Target, body: bytes, retry: int | None, *, mandatory: bool = False
+    ) -> None:
         _check_send_target(target)
-        await self.driver.send(target, body, retry=retry)
+        await self.driver.send(target, body, retry=retry, mandatory=mandatory)
 
     async def call(
         self,
@@ -70,12 +86,13 @@ class Transport:
         timeout: float | None,
         monitor: float | None,
         retry: int | None,
+        mandatory: bool = False,
     ) -> Any:
         """Send a request already encoded with ``msg_id`` and wait for its reply."""
         _check_send_target(target)
         waiter = self.replies.register(msg_id, timeout, monitor)
         try:
-            await self.driver.send(target, body, timeout=timeout, retry=retry)
+            await self.driver.send(target, body, timeout=timeout, retry=retry, mandatory=mandatory)
             return await waiter.future
         finally:
             self.replies.unregister(waiter)

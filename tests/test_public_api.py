@@ -32,6 +32,7 @@ EXPECTED = {
     "MalformedMessage",
     "RPCDispatcherError",
     "TransportError",
+    "TransportOptions",
 }
 
 

@@ -113,6 +113,28 @@ async def test_call_without_server_times_out(transport: rpc.Transport, topic: st
     assert loop.time() - started < 5
 
 
+async def test_at_least_once_request_without_a_queue_is_undeliverable(
+    transport: rpc.Transport, topic: str
+) -> None:
+    """Item 21: the mandatory flag turns a timeout (or a silent drop) into an error."""
+    options = rpc.TransportOptions(at_least_once=True)
+    client = rpc.RPCClient(transport, rpc.Target(topic=topic), timeout=30)
+    mandatory = client.prepare(transport_options=options)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(rpc.MessageUndeliverable):
+        await mandatory.call(CTX, "echo", value=1)
+    with pytest.raises(rpc.MessageUndeliverable):
+        await mandatory.cast(CTX, "record")
+    assert loop.time() - started < 10  # at once, not after the 30 s call timeout
+    await client.cast(CTX, "record")  # without the option a cast is dropped quietly
+    await mandatory.prepare(fanout=True).cast(CTX, "record")  # fanout is never mandatory
+    # With a server the same client delivers normally.
+    (server,) = await _servers(transport, topic, [RecordingEndpoint()])
+    assert await mandatory.call(CTX, "echo", value=2) == 2
+    await _stop(server)
+
+
 async def test_concurrent_calls_get_their_own_replies(transport: rpc.Transport, topic: str) -> None:
     (server,) = await _servers(transport, topic, [RecordingEndpoint()])
     client = rpc.RPCClient(transport, rpc.Target(topic=topic), timeout=10)
