@@ -33,6 +33,7 @@ class DefaultOpts(msgspec.Struct, kw_only=True):
     ram_allocation_ratio: float = 1.5
     disk_allocation_ratio: float = 1.0
     rpc_max_concurrency: int = 64
+    resume_guests_state_on_host_boot: bool = False
 
 
 class SchedulerOpts(msgspec.Struct, kw_only=True):
@@ -47,6 +48,7 @@ class SchedulerOpts(msgspec.Struct, kw_only=True):
             "RamFilter",
             "DiskFilter",
             "CoreFilter",
+            "ImagePropertiesFilter",
         ]
     )
     ram_weight_multiplier: float = 1.0

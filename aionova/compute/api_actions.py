@@ -110,6 +110,19 @@ class ActionsMixin:
         instance.progress = 0
         await instance.save(expected_task_state=[None])
         await self.db.action_start(ctxt, instance.uuid, "rebuild")
+        host: str | None = instance.host
+        spec: RequestSpec | None = None
+        if image_href != orig_image_ref:
+            # A new image: the scheduler must re-validate the *same* host for it
+            # (only RUN_ON_REBUILD filters, nothing claimed); host=None makes the
+            # conductor ask. The hint is not saved with the spec.
+            spec = await self._request_spec(ctxt, instance)
+            spec.image = image
+            await self.db.request_spec_save(ctxt, spec)
+            spec.scheduler_hints = {**spec.scheduler_hints, "_nova_check_type": ["rebuild"]}
+            spec.force_hosts = [instance.host] if instance.host else None
+            spec.force_nodes = [instance.node] if instance.node else None
+            host = None
         await self.compute_task_api.rebuild_instance(
             ctxt,
             instance,
@@ -122,8 +135,8 @@ class ActionsMixin:
             recreate=False,
             on_shared_storage=None,
             preserve_ephemeral=bool(kwargs.get("preserve_ephemeral", False)),
-            host=instance.host,
-            request_spec=None,
+            host=host,
+            request_spec=spec,
         )
         return instance
 

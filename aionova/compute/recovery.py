@@ -13,6 +13,7 @@ from aionova.states import power_state, task_states, vm_states
 
 if TYPE_CHECKING:
     from aionova.compute.resource_tracker import ResourceTracker
+    from aionova.config import Config
     from aionova.virt.driver import ComputeDriver
 
 LOG = logging.getLogger(__name__)
@@ -40,12 +41,14 @@ _RETRY_IF_NOT_RUNNING = (
 
 
 class RecoveryMixin:
-    """``init_host``: evacuated guests destroyed first, then every instance re-initialised."""
+    """``init_host``: evacuated guests destroyed first, then every instance re-initialised,
+    then builds sent here but never claimed are errored out."""
 
     host: str
     store: Any
     driver: ComputeDriver
     rt: ResourceTracker
+    config: Config
 
     if TYPE_CHECKING:
 
@@ -80,6 +83,37 @@ class RecoveryMixin:
                 await self._init_instance(ctxt, instance)
             except Exception:
                 LOG.exception("%s: recovering instance %s failed", self.host, instance.uuid)
+        handled = evacuated | {i.uuid for i in instances}
+        try:
+            await self._error_out_instances_whose_build_was_interrupted(ctxt, handled)
+        except Exception:
+            LOG.exception("%s: erroring out interrupted builds failed", self.host)
+
+    async def _error_out_instances_whose_build_was_interrupted(
+        self, ctxt: RequestContext, handled: set[str]
+    ) -> None:
+        """Step 7: BUILDING instances sent to one of this host's nodes (the conductor's
+        build selection, Nova's placement allocations) whose claim never set ``host``:
+        ERROR with task None. The save expects the state read, so a build that another
+        compute claims meanwhile is not touched."""
+        nodes = self.driver.get_available_nodes()
+        unclaimed = await self.store.instance_get_unclaimed_builds(ctxt, self.host, nodes)
+        for instance in unclaimed:
+            if instance.uuid in handled or instance.vm_state != vm_states.BUILDING:
+                continue
+            LOG.info(
+                "%s: build of %s was interrupted before its claim, setting ERROR",
+                self.host,
+                instance.uuid,
+            )
+            expected_task = instance.task_state
+            instance.vm_state, instance.task_state = vm_states.ERROR, None
+            try:
+                await instance.save(
+                    expected_task_state=[expected_task], expected_vm_state=[vm_states.BUILDING]
+                )
+            except (exception.InstanceNotFound, exception.InstanceUpdateConflict) as exc:
+                LOG.info("%s: %s changed meanwhile, left alone: %s", self.host, instance.uuid, exc)
 
     async def _destroy_evacuated_instances(self, ctxt: RequestContext) -> set[str]:
         """Guests evacuated elsewhere are destroyed here; their migrations become completed."""
@@ -141,6 +175,29 @@ class RecoveryMixin:
         if task == task_states.POWERING_ON:
             with contextlib.suppress(Exception):
                 await self.start_instance(ctxt, instance)
+            return
+        await self._resume_guest_state(instance)
+
+    async def _resume_guest_state(self, instance: Instance) -> None:
+        """Row Q: the DB says RUNNING but the guest is not (the host rebooted): with
+        ``resume_guests_state_on_host_boot`` the driver brings it back; failure: ERROR."""
+        db_state, drv_state = instance.power_state, self._get_power_state(instance)
+        if db_state != power_state.RUNNING or drv_state == db_state:
+            return
+        if not self.config.DEFAULT.resume_guests_state_on_host_boot:
+            return
+        resume = getattr(self.driver, "resume_state_on_host_boot", None)
+        if resume is None:
+            LOG.warning("%s: the driver cannot resume guests (%s)", self.host, instance.uuid)
+            return
+        LOG.info("%s: resuming %s after the compute restart", self.host, instance.uuid)
+        try:
+            await resume(instance)
+        except NotImplementedError:
+            LOG.warning("%s: the driver cannot resume guests (%s)", self.host, instance.uuid)
+        except Exception:
+            LOG.warning("%s: resuming %s failed", self.host, instance.uuid, exc_info=True)
+            await self._set_error(instance)
 
     async def _recover_reboot(self, ctxt: RequestContext, instance: Instance) -> bool:
         """Rows I-K: retry an interrupted reboot, or clear it when the guest runs."""

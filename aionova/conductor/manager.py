@@ -37,7 +37,7 @@ class ConductorManager(Manager):
     """Target 3.0: reads and writes on behalf of computes (which have no database)."""
 
     service_name = "conductor"
-    target = rpc.Target(version="3.0")
+    target = rpc.Target(version="3.1")  # 3.1: instance_get_unclaimed_builds
 
     def __init__(self, host: str, config: Config, transport: rpc.Transport, store: Database):
         super().__init__(host, config, transport, store)
@@ -51,6 +51,12 @@ class ConductorManager(Manager):
         self, ctxt: RequestContext, host: str, node: str | None = None
     ) -> list[Instance]:
         return await self.db.instance_get_all_by_host(ctxt, host, node)
+
+    async def instance_get_unclaimed_builds(
+        self, ctxt: RequestContext, host: str, nodes: list[str] | None = None
+    ) -> list[Instance]:
+        """BUILDING instances sent to ``host`` (its ``nodes``) that no claim has tagged."""
+        return await self.db.instance_get_unclaimed_builds(ctxt, host, nodes)
 
     @rpc.expected_exceptions(exception.InstanceNotFound, exception.InstanceUpdateConflict)
     async def instance_update(
@@ -172,6 +178,12 @@ class ComputeTaskManager(RebuildTaskMixin):
             request_spec.num_instances = len(instances)
             hosts = await self.scheduler.select_destinations(
                 ctxt, request_spec, [i.uuid for i in instances]
+            )
+            # Nova's allocations against the chosen node: what lets a compute that
+            # restarts before claiming find the builds sent to it (init_host step 7).
+            await self.db.build_selections_record(
+                ctxt,
+                [(i.uuid, h["host"], h["nodename"]) for i, h in zip(instances, hosts, strict=True)],
             )
         except Exception as exc:
             for instance in instances:

@@ -58,11 +58,16 @@ class RebuildTaskMixin:
             migration = found[-1] if found else None
         node: str | None = None
         limits: dict[str, Any] | None = None
+        # host is given for a same-image rebuild (its own host) and a forced evacuation;
+        # otherwise the scheduler picks an evacuation destination, or re-validates the
+        # instance's own host for a rebuild with a new image (the API forced it).
         try:
             if host is None:
-                host, node, limits = await self._schedule_evacuation(ctxt, instance, request_spec)
+                host, node, limits = await self._schedule(ctxt, instance, request_spec, recreate)
         except Exception as exc:
-            await self._evacuation_failed(ctxt, instance, migration, exc)
+            if orig_image_ref and orig_image_ref != image_ref:
+                instance.image_ref = orig_image_ref  # rebuild only: roll the new image back
+            await self._scheduling_failed(ctxt, instance, migration, exc)
             return
         await self.compute_rpcapi.rebuild_instance(
             ctxt,
@@ -83,10 +88,10 @@ class RebuildTaskMixin:
         )
         await self.db.action_event_finish(ctxt, instance.uuid, EVENT_REBUILD, "Success")
 
-    async def _schedule_evacuation(
-        self, ctxt: RequestContext, instance: Instance, spec: RequestSpec | None
+    async def _schedule(
+        self, ctxt: RequestContext, instance: Instance, spec: RequestSpec | None, recreate: bool
     ) -> tuple[str, str | None, dict[str, Any] | None]:
-        """select_destinations ignoring the source host and any boot-time forced host."""
+        """select_destinations; an evacuation ignores the source and boot-time forced hosts."""
         if spec is None:
             try:
                 spec = await self.db.request_spec_get(ctxt, instance.uuid)
@@ -94,22 +99,24 @@ class RebuildTaskMixin:
                 assert instance.flavor is not None
                 spec = RequestSpec(instance_uuid=instance.uuid, flavor=instance.flavor)
         spec.instance_uuid = instance.uuid
-        spec.ignore_hosts = [instance.host] if instance.host else None
-        spec.reset_forced_destinations()
+        if recreate:
+            spec.ignore_hosts = [instance.host] if instance.host else None
+            spec.reset_forced_destinations()
         spec.retry = None
         spec.num_instances = 1
         (selected,) = await self.scheduler.select_destinations(ctxt, spec, [instance.uuid])
         return selected["host"], selected["nodename"], selected["limits"]
 
-    async def _evacuation_failed(
+    async def _scheduling_failed(
         self,
         ctxt: RequestContext,
         instance: Instance,
         migration: Migration | None,
         exc: Exception,
     ) -> None:
-        """No destination: migration ``error``, instance ERROR (task None), fault, failed event."""
-        LOG.info("evacuation of %s could not be scheduled: %s", instance.uuid, exc)
+        """No (valid) host: migration ``error`` (evacuate), instance ERROR (task None) saved
+        with any image rollback, fault, failed event."""
+        LOG.info("rebuild/evacuation of %s could not be scheduled: %s", instance.uuid, exc)
         if migration is not None:
             migration.status = "error"
             await migration.save()

@@ -45,6 +45,13 @@ class ConductorAPI:
     ) -> list[Instance]:
         return await self._call(ctxt, "instance_get_all_by_host", host=host, node=node)
 
+    async def instance_get_unclaimed_builds(
+        self, ctxt: Ctx, host: str, nodes: list[str] | None = None
+    ) -> list[Instance]:
+        """3.1: BUILDING instances sent to ``host`` whose claim never set it."""
+        client = self.client.prepare(version="3.1")
+        return await client.call(ctxt, "instance_get_unclaimed_builds", host=host, nodes=nodes)
+
     async def instance_update(
         self,
         ctxt: Ctx,

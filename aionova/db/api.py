@@ -32,7 +32,7 @@ from aionova.objects import (
     InstanceFault,
     RequestSpec,
 )
-from aionova.states import task_states
+from aionova.states import task_states, vm_states
 
 _INSTANCE_JSON = frozenset({"flavor", "metadata", "system_metadata"})
 _INSTANCE_COLS = tuple(Instance.__struct_fields__)
@@ -44,6 +44,10 @@ _INSTANCE_INSERT = (
 _INSTANCE_LIVE = "SELECT * FROM instances WHERE uuid=? AND deleted=0"
 _ACTION_OF_REQUEST = "WHERE instance_uuid=? AND request_id=? ORDER BY id DESC LIMIT 1"
 _EVENTS_OF_ACTION = "SELECT * FROM instance_actions_events WHERE action_id=? ORDER BY id"
+_SELECTION_UPSERT = (
+    "INSERT OR REPLACE INTO build_selections (instance_uuid, host, node, created_at)"
+    " VALUES (?,?,?,?)"
+)
 
 
 def _where_in(column: str, values: Sequence[str | None]) -> tuple[str, list[Any]]:
@@ -149,6 +153,40 @@ class Database(MoveQueries, HostQueries):
         if node is not None:
             filters["node"] = node
         return await self.instance_get_all(ctxt, filters)
+
+    # -- build selections ------------------------------------------------------
+    async def build_selections_record(
+        self, ctxt: Ctx, selections: Sequence[tuple[str, str, str]]
+    ) -> None:
+        """Note ``(instance_uuid, host, node)``: where each build is being sent.
+
+        aionova's stand-in for the placement allocations Nova's scheduler makes
+        against the chosen node; a reschedule replaces the instance's entry.
+        """
+        now = fmt_time(utcnow())
+        rows = [(uuid, host, node, now) for uuid, host, node in selections]
+
+        def job(conn: sqlite3.Connection) -> None:
+            conn.executemany(_SELECTION_UPSERT, rows).close()
+
+        await self.db.run(job, WRITE)
+
+    async def instance_get_unclaimed_builds(
+        self, ctxt: Ctx, host: str, nodes: Sequence[str] | None = None
+    ) -> list[Instance]:
+        """BUILDING instances whose build was last sent to ``host`` (one of ``nodes``)
+        and that no compute has claimed yet (``host`` still NULL)."""
+        sql = (
+            "SELECT i.* FROM instances i JOIN build_selections s ON s.instance_uuid=i.uuid"
+            " WHERE s.host=? AND i.host IS NULL AND i.vm_state=? AND i.deleted=0"
+        )
+        params: list[Any] = [host, vm_states.BUILDING]
+        if nodes is not None:
+            clause, values = _where_in("s.node", list(nodes))
+            sql += f" AND {clause}"
+            params += values
+        rows = await self.db.fetchall(f"{sql} ORDER BY i.created_at", tuple(params))
+        return [self._instance(ctxt, r) for r in rows]
 
     async def instance_update(
         self,

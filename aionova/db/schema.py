@@ -94,6 +94,16 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX migrations_instance ON migrations (instance_uuid, status);
         """,
     ),
+    (
+        3,
+        """
+        CREATE TABLE build_selections (
+            instance_uuid TEXT PRIMARY KEY, host TEXT NOT NULL, node TEXT NOT NULL,
+            created_at TEXT
+        );
+        CREATE INDEX build_selections_host ON build_selections (host);
+        """,
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]

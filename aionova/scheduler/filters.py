@@ -1,15 +1,24 @@
-"""Host filters (Newton's RAM/Disk/Core filters record the limits the compute claim uses)."""
+"""Host filters (Newton's RAM/Disk/Core filters record the limits the compute claim uses).
+
+A rebuild check (scheduler hint ``_nova_check_type=['rebuild']``) re-validates the
+instance's own host for a new image: only filters with ``RUN_ON_REBUILD`` run there.
+"""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from aionova.objects import RequestSpec
 
 if TYPE_CHECKING:
     from aionova.scheduler.host_manager import HostState
     from aionova.servicegroup import ServiceGroupAPI
+
+
+def request_is_rebuild(spec: RequestSpec) -> bool:
+    """Whether the request only re-validates the current host for a rebuild."""
+    return spec.scheduler_hints.get("_nova_check_type") == ["rebuild"]
 
 
 class BaseHostFilter(ABC):
@@ -87,6 +96,56 @@ class CoreFilter(BaseHostFilter):
         return True
 
 
+# Aliases Nova's canonicalize() maps to the canonical architecture / vm mode.
+_ALIASES = {
+    "amd64": "x86_64",
+    "x64": "x86_64",
+    "i386": "i686",
+    "x86": "i686",
+    "hv": "hvm",
+    "baremetal": "hvm",
+    "pv": "xen",
+}
+# (property, legacy name) for each member of a supported-instance triple.
+_IMAGE_PROPS = (
+    ("hw_architecture", "architecture"),
+    ("img_hv_type", "hypervisor_type"),
+    ("hw_vm_mode", "vm_mode"),
+)
+
+
+class ImagePropertiesFilter(BaseHostFilter):
+    """The image's architecture / hypervisor type / vm mode must be one the host supports.
+
+    An image asking for none of them (``hw_architecture``, ``img_hv_type``,
+    ``hw_vm_mode``, or their legacy names) fits anywhere; one that does needs a host
+    advertising a matching ``(arch, hv_type, vm_mode)`` in ``supported_instances``.
+    """
+
+    RUN_ON_REBUILD = True
+
+    def host_passes(self, host: HostState, spec: RequestSpec) -> bool:
+        props = spec.image.properties if spec.image is not None else {}
+        if not props:
+            return True
+        wanted = tuple(
+            _canonical(props.get(name, props.get(legacy))) for name, legacy in _IMAGE_PROPS
+        )
+        if not any(wanted):
+            return True
+        return any(
+            all(w is None or w == s for w, s in zip(wanted, supported, strict=True))
+            for supported in host.supported_instances
+        )
+
+
+def _canonical(value: Any) -> str | None:
+    if not value:
+        return None
+    text = str(value).lower()
+    return _ALIASES.get(text, text)
+
+
 def build_filters(names: list[str], servicegroup: ServiceGroupAPI) -> list[BaseHostFilter]:
     """Instantiate the enabled filters by class name."""
     available: dict[str, BaseHostFilter] = {
@@ -95,6 +154,7 @@ def build_filters(names: list[str], servicegroup: ServiceGroupAPI) -> list[BaseH
         "RamFilter": RamFilter(),
         "DiskFilter": DiskFilter(),
         "CoreFilter": CoreFilter(),
+        "ImagePropertiesFilter": ImagePropertiesFilter(),
     }
     unknown = [n for n in names if n not in available]
     if unknown:

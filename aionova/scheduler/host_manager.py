@@ -15,6 +15,8 @@ from aionova.context import RequestContext
 from aionova.db import Database
 from aionova.db.core import fmt_time
 from aionova.objects import ComputeNode, RequestSpec, Service
+from aionova.scheduler.filters import request_is_rebuild
+from aionova.virt.fake import SUPPORTED_INSTANCES
 
 COMPUTE_BINARY = "nova-compute"
 
@@ -37,6 +39,9 @@ class HostState:
         self.updated: str | None = None
         self.service: Service | None = None
         self.limits: dict[str, float] = {}
+        # (arch, hv_type, vm_mode) guests the hypervisor runs. Compute nodes do not
+        # report it (no such column) and every compute runs the fake driver: its list.
+        self.supported_instances: list[tuple[str, str, str]] = list(SUPPORTED_INSTANCES)
 
     def update_from_compute_node(self, node: ComputeNode) -> None:
         """Take the compute's report if it is newer than what we have."""
@@ -108,7 +113,8 @@ class HostManager:
     def candidates(self, spec: RequestSpec) -> tuple[list[HostState], bool]:
         """Hosts left after requested_destination, ignore_hosts and force_hosts/nodes.
 
-        Returns the hosts and whether filters must still run (not when forced).
+        Returns the hosts and whether filters must still run: not when forced, unless
+        the request is a rebuild check (which forces the instance's own host).
         """
         hosts: list[Any] = list(self.host_states.values())
         dest = spec.requested_destination
@@ -124,7 +130,7 @@ class HostManager:
         if spec.force_nodes:
             wanted_nodes = {n.lower() for n in spec.force_nodes}
             hosts, forced = [h for h in hosts if h.nodename.lower() in wanted_nodes], True
-        return hosts, not forced
+        return hosts, not forced or request_is_rebuild(spec)
 
 
 def _later(current: str | None, stamp: Any) -> str | None:

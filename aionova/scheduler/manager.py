@@ -12,7 +12,7 @@ from aionova.context import RequestContext
 from aionova.db import Database
 from aionova.manager import Manager
 from aionova.objects import RequestSpec
-from aionova.scheduler.filters import build_filters
+from aionova.scheduler.filters import BaseHostFilter, build_filters, request_is_rebuild
 from aionova.scheduler.host_manager import HostManager, HostState
 from aionova.scheduler.weights import RAMWeigher, ranked
 from aionova.servicegroup import ServiceGroupAPI
@@ -35,6 +35,7 @@ class SchedulerManager(Manager):
         self.servicegroup = ServiceGroupAPI(d.report_interval, d.service_down_time)
         self.host_manager = HostManager(store)
         self.filters = build_filters(config.scheduler.enabled_filters, self.servicegroup)
+        self.rebuild_filters = [f for f in self.filters if f.RUN_ON_REBUILD]
         self.weighers = [RAMWeigher(config.scheduler.ram_weight_multiplier)]
 
     @rpc.expected_exceptions(exception.NoValidHost)
@@ -44,17 +45,24 @@ class SchedulerManager(Manager):
         spec_obj: RequestSpec,
         instance_uuids: list[str] | None = None,
     ) -> list[dict[str, Any]]:
-        """One ``{host, nodename, limits}`` per instance, or ``NoValidHost`` (all or nothing)."""
+        """One ``{host, nodename, limits}`` per instance, or ``NoValidHost`` (all or nothing).
+
+        A rebuild check only re-validates the instance's current host: it runs the
+        RUN_ON_REBUILD filters and consumes nothing (the instance is already there).
+        """
         await self.host_manager.refresh(ctxt)
+        rebuild = request_is_rebuild(spec_obj)
+        filters = self.rebuild_filters if rebuild else self.filters
         count = len(instance_uuids) if instance_uuids else spec_obj.num_instances
         chosen: list[HostState] = []
         selections = []
         for _ in range(count):
-            host = self._choose(spec_obj)
+            host = self._choose(spec_obj, filters)
             if host is None:
                 break
-            host.consume_from_request(spec_obj)
-            chosen.append(host)
+            if not rebuild:
+                host.consume_from_request(spec_obj)
+                chosen.append(host)
             selections.append(
                 {"host": host.host, "nodename": host.nodename, "limits": dict(host.limits)}
             )
@@ -64,13 +72,13 @@ class SchedulerManager(Manager):
             raise exception.NoValidHost(reason="There are not enough hosts available.")
         return selections
 
-    def _choose(self, spec: RequestSpec) -> HostState | None:
+    def _choose(self, spec: RequestSpec, filters: list[BaseHostFilter]) -> HostState | None:
         hosts, run_filters = self.host_manager.candidates(spec)
         passing: list[HostState] = []
         subset = max(1, self.config.scheduler.host_subset_size)
         for host in ranked(hosts, spec, self.weighers):
             host.limits = {}
-            if run_filters and not all(f.host_passes(host, spec) for f in self.filters):
+            if run_filters and not all(f.host_passes(host, spec) for f in filters):
                 continue
             passing.append(host)
             if len(passing) >= subset:

@@ -20,6 +20,9 @@ from aionova.virt.driver import InstanceInfo, NodeResources
 
 FaultKind = Literal["fail", "hang", "crash"]
 OPERATIONS = ("spawn", "destroy", "reboot", "power_off", "power_on", "rebuild")
+# What guests the fake hypervisor runs, as Nova's FakeDriver reports them:
+# (architecture, hypervisor type, vm mode).
+SUPPORTED_INSTANCES: tuple[tuple[str, str, str], ...] = (("x86_64", "fake", "hvm"),)
 
 
 class Latency(msgspec.Struct, kw_only=True):
@@ -37,6 +40,7 @@ class FakeDriver:
     """A real (in-memory) implementation of ``ComputeDriver``."""
 
     supports_evacuate = True
+    supported_instances = SUPPORTED_INSTANCES
 
     def __init__(
         self,
@@ -172,6 +176,13 @@ class FakeDriver:
     async def power_on(self, instance: Instance) -> None:
         self.get_info(instance)
         await self._act("power_on", instance)
+        self.guests[instance.uuid] = power_state.RUNNING
+
+    async def resume_state_on_host_boot(self, instance: Instance) -> None:
+        """Bring a guest found off after a host restart back to running (a hard reboot, as
+        libvirt does: faults armed for ``reboot`` apply). No guest at all: InstanceNotFound."""
+        self.get_info(instance)
+        await self._act("reboot", instance)
         self.guests[instance.uuid] = power_state.RUNNING
 
     async def rebuild(self, instance: Instance, image_meta: ImageMeta | None) -> None:

@@ -9,7 +9,7 @@ from aionova.context import RequestContext
 from aionova.deployment import AllInOne
 from aionova.objects import ImageMeta
 from aionova.states import power_state, task_states, vm_states
-from tests.aionova.conftest import boot, events_of, wait_for, wait_state
+from tests.aionova.conftest import IMAGE, boot, events_of, wait_for, wait_state
 
 IMAGE2 = ImageMeta(id="0f1e2d3c-fedora", name="fedora")
 
@@ -104,3 +104,36 @@ async def test_hard_reboot_of_error_instance(cloud: AllInOne, ctxt: RequestConte
 
 async def _hard_rebooted(cloud: AllInOne, uuid: str) -> bool:
     return (uuid, "HARD") in cloud.driver("cmp1").reboots
+
+
+ARM_IMAGE = ImageMeta(id="arm-image", name="arm", properties={"hw_architecture": "aarch64"})
+X86_IMAGE = ImageMeta(id="x86-image", name="x86", properties={"architecture": "amd64"})
+
+
+async def test_rebuild_with_image_novalidhost(cloud: AllInOne, ctxt: RequestContext) -> None:
+    """Scenario 23: rebuild with an image the current host can't accept -> server ERROR,
+    fault "No valid host", image_ref rolled back, failed rebuild_server event."""
+    await cloud.add_compute("cmp1")
+    await cloud.db.image_create(None, ARM_IMAGE)
+    await cloud.db.image_create(None, X86_IMAGE)
+    inst, other = await boot(cloud, ctxt, 2)
+    api = cloud.api
+    assert api is not None
+    accepted = await api.rebuild(ctxt, await api.get(ctxt, inst.uuid), ARM_IMAGE.id)
+    assert accepted.task_state == task_states.REBUILDING and accepted.image_ref == ARM_IMAGE.id
+    failed = await wait_state(cloud, inst.uuid, vm_states.ERROR)
+    assert failed.image_ref == IMAGE.id and failed.host == "cmp1"
+    fault = await api.get_fault(ctxt, failed)
+    assert fault is not None and "No valid host" in fault.message
+    assert await events_of(cloud, inst.uuid, "rebuild") == {"rebuild_server": "Error"}
+    assert ("rebuild", inst.uuid) not in cloud.driver("cmp1").calls
+    hosts = cloud.scheduler.manager.host_manager.host_states  # type: ignore[attr-defined]
+    free = hosts[("cmp1", "cmp1")].free_ram_mb
+    # An image this x86_64 fake hypervisor accepts (legacy property name and alias)
+    # passes the same check on the same host, which consumes nothing for it.
+    await api.rebuild(ctxt, await api.get(ctxt, other.uuid), X86_IMAGE.id)
+    await wait_for(lambda: _rebuilt(cloud, other.uuid))
+    done = await wait_state(cloud, other.uuid, vm_states.ACTIVE)
+    assert done.image_ref == X86_IMAGE.id and done.host == "cmp1"
+    assert (await events_of(cloud, other.uuid, "rebuild"))["rebuild_server"] == "Success"
+    assert hosts[("cmp1", "cmp1")].free_ram_mb == free

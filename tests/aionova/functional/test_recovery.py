@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import uuid as uuidlib
+
 import pytest
 
 from aionova import exception
+from aionova.compute.manager import ComputeManager
 from aionova.context import RequestContext
 from aionova.deployment import AllInOne
-from aionova.objects import ImageMeta
+from aionova.objects import ImageMeta, Instance
 from aionova.states import power_state, task_states, vm_states
 from aionova.virt.fake import FakeDriver
 from tests.aionova.conftest import IMAGE, boot, wait_for, wait_state
@@ -185,3 +188,128 @@ async def _event_done(cloud: AllInOne, uuid: str) -> bool:
     actions = await cloud.db.actions_get(None, uuid)
     events = [e for a in actions for e in a.events if e.event == "compute_reboot_instance"]
     return len(events) == 2 and events[-1].result is not None
+
+
+async def _builds_in_flight(cloud: AllInOne, host: str, count: int) -> bool:
+    manager = cloud.computes[host].manager
+    assert isinstance(manager, ComputeManager)
+    return manager.builds_in_flight == count
+
+
+async def test_unclaimed_build_errored_at_restart(cloud: AllInOne, ctxt: RequestContext) -> None:
+    """Scenario 68: BUILDING instance with allocations on this node but not yet assigned a
+    host at startup → ERROR. Each compute has one build slot, taken by a hanging spawn, so
+    the next build sent to it (the conductor has cast it and recorded the node) waits for
+    the slot without a claim; cmp1 is then killed and restarted. Its unclaimed build goes
+    ERROR with task None; the one sent to cmp2 and one never scheduled stay BUILDING."""
+    one_slot = cloud.config.with_default(max_concurrent_builds=1)
+    hang = await cloud.db.image_create(None, ImageMeta(id="img-hang", name="hangs"))
+    api = cloud.api
+    assert api is not None
+    blocking, unclaimed = {}, {}
+    for host in ("cmp1", "cmp2"):
+        await cloud.add_compute(host, config=one_slot)
+        cloud.driver(host).inject_fault("spawn", "hang", image_ref=hang.id)
+        zone = f"nova:{host}"
+        (blocking[host],), _ = await api.create(ctxt, "1", hang.id, availability_zone=zone)
+        await wait_state(cloud, blocking[host].uuid, vm_states.BUILDING, task_states.SPAWNING)
+        (unclaimed[host],), _ = await api.create(ctxt, "1", IMAGE.id, availability_zone=zone)
+        await wait_for(lambda h=host: _builds_in_flight(cloud, h, 2))  # cast received
+    never_scheduled = await cloud.db.instance_create(
+        None, Instance(uuid=str(uuidlib.uuid4()), task_state=task_states.SCHEDULING)
+    )
+    for inst in unclaimed.values():
+        got = await cloud.db.instance_get(None, inst.uuid)
+        assert (got.vm_state, got.task_state, got.host) == (
+            vm_states.BUILDING,
+            task_states.SCHEDULING,
+            None,
+        )
+
+    driver = cloud.driver("cmp1")
+    await cloud.computes.pop("cmp1").kill()
+    driver.clear_faults()
+    await cloud.add_compute("cmp1", driver, config=one_slot)  # init_host runs first
+
+    got = await cloud.db.instance_get(None, unclaimed["cmp1"].uuid)
+    assert (got.vm_state, got.task_state, got.host) == (vm_states.ERROR, None, None)
+    got = await cloud.db.instance_get(None, blocking["cmp1"].uuid)  # row D, not step 7
+    assert (got.vm_state, got.task_state, got.host) == (vm_states.ERROR, None, "cmp1")
+    got = await cloud.db.instance_get(None, unclaimed["cmp2"].uuid)
+    assert (got.vm_state, got.task_state) == (vm_states.BUILDING, task_states.SCHEDULING)
+    got = await cloud.db.instance_get(None, blocking["cmp2"].uuid)
+    assert (got.vm_state, got.task_state) == (vm_states.BUILDING, task_states.SPAWNING)
+    got = await cloud.db.instance_get(None, never_scheduled.uuid)
+    assert (got.vm_state, got.task_state) == (vm_states.BUILDING, task_states.SCHEDULING)
+    assert driver.list_instance_uuids() == []
+
+
+async def _restart_with_guest_off(
+    cloud: AllInOne, ctxt: RequestContext
+) -> tuple[FakeDriver, list[Instance]]:
+    """Boot [running, stopped, up] on cmp1 and kill it; the guests of `running` and
+    `stopped` are then SHUTDOWN (as after a host reboot). Returns the driver and them."""
+    await cloud.add_compute("cmp1")
+    driver = cloud.driver("cmp1")
+    api = cloud.api
+    assert api is not None
+    instances = await boot(cloud, ctxt, 3)
+    running, stopped, up = instances
+    await api.stop(ctxt, await api.get(ctxt, stopped.uuid))
+    await wait_state(cloud, stopped.uuid, vm_states.STOPPED)
+    await cloud.computes.pop("cmp1").kill()
+    driver.guests[running.uuid] = power_state.SHUTDOWN
+    assert driver.guests[stopped.uuid] == power_state.SHUTDOWN
+    assert driver.guests[up.uuid] == power_state.RUNNING
+    driver.calls.clear()
+    return driver, instances
+
+
+async def test_resume_guests_off_by_default(cloud: AllInOne, ctxt: RequestContext) -> None:
+    """init_host row Q: with resume_guests_state_on_host_boot False (the default) a guest
+    found off while the DB says RUNNING is not resumed; the instance is left as it was."""
+    assert cloud.config.DEFAULT.resume_guests_state_on_host_boot is False
+    driver, (running, _, _) = await _restart_with_guest_off(cloud, ctxt)
+    await cloud.add_compute("cmp1", driver)
+    assert driver.guests[running.uuid] == power_state.SHUTDOWN
+    assert driver.calls == []
+    got = await cloud.db.instance_get(None, running.uuid)
+    assert (got.vm_state, got.task_state, got.power_state) == (
+        vm_states.ACTIVE,
+        None,
+        power_state.RUNNING,
+    )
+
+
+async def test_resume_guests_on_host_boot(cloud: AllInOne, ctxt: RequestContext) -> None:
+    """init_host row Q: with resume_guests_state_on_host_boot True, the guest of an instance
+    whose DB power_state is RUNNING but found SHUTDOWN is resumed (running again); a
+    stopped instance and a guest already running are not touched."""
+    driver, (running, stopped, up) = await _restart_with_guest_off(cloud, ctxt)
+    config = cloud.config.with_default(resume_guests_state_on_host_boot=True)
+    await cloud.add_compute("cmp1", driver, config=config)
+    assert driver.guests[running.uuid] == power_state.RUNNING
+    assert driver.guests[stopped.uuid] == power_state.SHUTDOWN
+    assert driver.calls == [("reboot", running.uuid)]
+    for inst, vm in (
+        (running, vm_states.ACTIVE),
+        (stopped, vm_states.STOPPED),
+        (up, vm_states.ACTIVE),
+    ):
+        got = await cloud.db.instance_get(None, inst.uuid)
+        assert (got.vm_state, got.task_state) == (vm, None), got
+
+
+async def test_resume_guest_failure_errors_instance(cloud: AllInOne, ctxt: RequestContext) -> None:
+    """init_host row Q: a failing driver.resume_state_on_host_boot puts the instance in
+    ERROR (task None); the other instances are still recovered."""
+    driver, (running, stopped, up) = await _restart_with_guest_off(cloud, ctxt)
+    driver.inject_fault("reboot", "fail", instance_uuid=running.uuid)
+    config = cloud.config.with_default(resume_guests_state_on_host_boot=True)
+    await cloud.add_compute("cmp1", driver, config=config)
+    assert driver.calls == [("reboot", running.uuid)]
+    got = await cloud.db.instance_get(None, running.uuid)
+    assert (got.vm_state, got.task_state) == (vm_states.ERROR, None)
+    for inst, vm in ((stopped, vm_states.STOPPED), (up, vm_states.ACTIVE)):
+        got = await cloud.db.instance_get(None, inst.uuid)
+        assert (got.vm_state, got.task_state) == (vm, None), got

@@ -8,12 +8,30 @@ import random
 import pytest
 
 from aionova import exception
-from aionova.objects import Destination, Flavor, RequestSpec, SchedulerRetries, Service
+from aionova.config import Config
+from aionova.objects import (
+    Destination,
+    Flavor,
+    ImageMeta,
+    RequestSpec,
+    SchedulerRetries,
+    Service,
+)
 from aionova.scheduler import utils
-from aionova.scheduler.filters import ComputeFilter, CoreFilter, DiskFilter, RamFilter, RetryFilter
+from aionova.scheduler.filters import (
+    ComputeFilter,
+    CoreFilter,
+    DiskFilter,
+    ImagePropertiesFilter,
+    RamFilter,
+    RetryFilter,
+    build_filters,
+)
 from aionova.scheduler.host_manager import HostManager, HostState
+from aionova.scheduler.manager import SchedulerManager
 from aionova.scheduler.weights import RAMWeigher, ranked, weigh
 from aionova.servicegroup import ServiceGroupAPI
+from rpc.errors import ExpectedException
 
 
 def _spec(memory: int = 1024, **kw: object) -> RequestSpec:
@@ -145,3 +163,62 @@ def test_ranked_is_lazy_and_matches_a_full_stable_sort() -> None:
         first = [next(it) for _ in range(3)]
         assert first == expected[:3]
         assert first + list(it) == expected
+
+
+def _image(**props: object) -> ImageMeta:
+    return ImageMeta(id="img", properties=props)
+
+
+def test_image_properties_filter() -> None:
+    """Scenario 23's filter: the image's arch / hv type / vm mode vs supported_instances."""
+    host = _host()
+    assert host.supported_instances == [("x86_64", "fake", "hvm")]  # the fake hypervisor
+    passes = ImagePropertiesFilter().host_passes
+    assert passes(host, _spec())  # no image
+    assert passes(host, _spec(image=_image(os_distro="fedora")))  # nothing host-related
+    assert passes(host, _spec(image=_image(hw_architecture="x86_64")))
+    assert passes(host, _spec(image=_image(architecture="AMD64")))  # legacy name, alias
+    assert passes(host, _spec(image=_image(img_hv_type="fake", hw_vm_mode="hvm")))
+    assert passes(host, _spec(image=_image(hypervisor_type="fake", vm_mode="hv")))
+    assert not passes(host, _spec(image=_image(hw_architecture="aarch64")))
+    assert not passes(host, _spec(image=_image(img_hv_type="kvm")))
+    assert not passes(host, _spec(image=_image(hw_architecture="x86_64", hw_vm_mode="xen")))
+    host.supported_instances = []  # a host advertising nothing takes only plain images
+    assert not passes(host, _spec(image=_image(hw_architecture="x86_64")))
+    assert passes(host, _spec(image=_image(os_distro="fedora")))
+
+
+def test_only_policy_filters_run_on_rebuild() -> None:
+    names = ["RetryFilter", "ComputeFilter", "RamFilter", "DiskFilter", "CoreFilter"]
+    filters = build_filters([*names, "ImagePropertiesFilter"], ServiceGroupAPI(10, 60))
+    assert [type(f).__name__ for f in filters if f.RUN_ON_REBUILD] == ["ImagePropertiesFilter"]
+
+
+def _rebuild_check(image: ImageMeta, **kw: object) -> RequestSpec:
+    hints = {"_nova_check_type": ["rebuild"]}
+    return _spec(image=image, force_hosts=["a"], force_nodes=["a"], scheduler_hints=hints, **kw)
+
+
+async def test_rebuild_check_runs_only_rebuild_filters_and_consumes_nothing() -> None:
+    """Scenario 23's scheduler side: the forced host still goes through the RUN_ON_REBUILD
+    filters (not the resource/service ones), and nothing is consumed."""
+    manager = SchedulerManager("sched", Config(), None, None)  # type: ignore[arg-type]
+
+    async def no_refresh(ctxt: object) -> None:
+        return None
+
+    manager.host_manager.refresh = no_refresh  # type: ignore[method-assign]
+    full = _host("a", total=2048, free=0)  # RamFilter would refuse it; no service: nor
+    manager.host_manager.host_states = {("a", "a"): full, ("b", "b"): _host("b")}  # Compute
+    before = (full.free_ram_mb, full.free_disk_mb, full.vcpus_used, full.num_instances)
+    x86, arm = _image(hw_architecture="x86_64"), _image(hw_architecture="aarch64")
+    selected = await manager.select_destinations(None, _rebuild_check(x86, memory=4096), ["u"])
+    assert selected == [{"host": "a", "nodename": "a", "limits": {}}]
+    assert (full.free_ram_mb, full.free_disk_mb, full.vcpus_used, full.num_instances) == before
+    with pytest.raises(ExpectedException) as raised:  # forced, yet ImagePropertiesFilter ran
+        await manager.select_destinations(None, _rebuild_check(arm), ["u"])
+    assert isinstance(raised.value.exc_info[1], exception.NoValidHost)
+    # Without the hint a forced host skips every filter, and is consumed.
+    plain = _spec(image=arm, force_hosts=["a"], force_nodes=["a"])
+    assert (await manager.select_destinations(None, plain, ["u"]))[0]["host"] == "a"
+    assert full.free_ram_mb == -1024 and full.num_instances == before[3] + 1
