@@ -10,7 +10,7 @@ import msgspec
 from aiohttp import web
 
 from aionova import exception
-from aionova.api import admin, catalog, hypervisors, servers, versions
+from aionova.api import admin, catalog, hypervisors, servers, versions, zones
 from aionova.api.auth import context_from_headers
 from aionova.api.common import (
     COMPUTE_API,
@@ -108,4 +108,5 @@ def create_app(compute_api: API, db: Database, opts: ApiOpts | None = None) -> w
     servers.add_routes(app)
     admin.add_routes(app)
     hypervisors.add_routes(app)
+    zones.add_routes(app)
     return app

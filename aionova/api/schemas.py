@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import unicodedata
 from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
@@ -19,6 +21,7 @@ Metadata = Annotated[
     ],
     msgspec.Meta(max_length=128),
 ]
+Description = Annotated[str, msgspec.Meta(max_length=255)]
 HostName = Annotated[str, msgspec.Meta(min_length=1, max_length=255, pattern=r"^[^\s/]+$")]
 
 
@@ -79,6 +82,19 @@ class Rebuild(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     )
 
 
+class ServerUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """``{"server": {...}}`` of PUT /servers/{id}: Nova's schema (additionalProperties
+    false). ``description`` exists from 2.19 (the handler gates it); UNSET = not sent."""
+
+    name: Name | msgspec.UnsetType = msgspec.UNSET
+    description: Description | msgspec.UnsetType | None = msgspec.UNSET
+    accessIPv4: str | msgspec.UnsetType = msgspec.UNSET
+    accessIPv6: str | msgspec.UnsetType = msgspec.UNSET
+    OS_DCF_diskConfig: Literal["AUTO", "MANUAL"] | msgspec.UnsetType = msgspec.field(
+        default=msgspec.UNSET, name="OS-DCF:diskConfig"
+    )
+
+
 class Evacuate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     host: HostName | None = None
     onSharedStorage: bool | None = None
@@ -131,3 +147,41 @@ def decode_json(raw: bytes) -> Any:
         return msgspec.json.decode(raw)
     except msgspec.DecodeError:
         raise bad_request("Malformed request body: it is not valid JSON.") from None
+
+
+def _printable(char: str) -> bool:
+    """Nova's printable characters: no control/format (C*) and no separator but spaces (Zs)."""
+    category = unicodedata.category(char)
+    return not category.startswith("C") and (not category.startswith("Z") or category == "Zs")
+
+
+def check_name(value: str, what: str = "name") -> str:
+    """Nova's ``name`` format: printable, no leading or trailing whitespace (else a 400)."""
+    if not all(_printable(c) for c in value):
+        raise bad_request(f"Invalid input for field/attribute {what}: unprintable characters.")
+    if value != value.strip():
+        raise bad_request(
+            f"Invalid input for field/attribute {what}. Value: {value[:40]!r}. "
+            "Leading or trailing whitespace is not allowed."
+        )
+    return value
+
+
+def check_description(value: str | None, what: str = "description") -> str | None:
+    """Nova's ``description``: null, or up to 255 printable characters (else a 400)."""
+    if value is not None and not all(_printable(c) for c in value):
+        raise bad_request(f"Invalid input for field/attribute {what}: unprintable characters.")
+    return value
+
+
+def check_ip(value: str, version: int, what: str) -> str:
+    """An IPv4 / IPv6 address in text form (else a 400)."""
+    kind = ipaddress.IPv4Address if version == 4 else ipaddress.IPv6Address
+    try:
+        kind(value)
+    except ValueError:
+        raise bad_request(
+            f"Invalid input for field/attribute {what}. Value: {value[:60]!r} "
+            f"is not a valid IPv{version} address."
+        ) from None
+    return value

@@ -1,4 +1,4 @@
-"""/servers: list, detail, show, create, delete; actions are in ``server_actions``."""
+"""/servers: list, detail, show, create, update, delete; actions are in ``server_actions``."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ import re
 import secrets
 from typing import Any
 
+import msgspec
 from aiohttp import web
 
 from aionova import exception
 from aionova.api import server_actions, views
-from aionova.api.auth import require_admin
+from aionova.api.auth import can_see, require_admin
 from aionova.api.common import (
     COMPUTE_API,
     DB,
@@ -23,8 +24,17 @@ from aionova.api.common import (
     reply,
     version_of,
 )
-from aionova.api.faults import HTTPFault, bad_request, forbidden
-from aionova.api.schemas import ServerCreate, convert, decode_json
+from aionova.api.faults import HTTPFault, bad_request, forbidden, not_found
+from aionova.api.microversion import Version
+from aionova.api.schemas import (
+    ServerCreate,
+    ServerUpdate,
+    check_description,
+    check_ip,
+    check_name,
+    convert,
+    decode_json,
+)
 from aionova.objects import Instance
 from aionova.states import vm_states
 
@@ -175,6 +185,49 @@ async def create(request: web.Request) -> web.Response:
     return reply({"server": server}, status=202, headers={"Location": location})
 
 
+def _update_args(raw: Any, version: Version) -> tuple[str | None, dict[str, str | None]]:
+    """The new name and ``system_metadata`` entries of a PUT /servers/{id} body, checked
+    as Nova's schema does: ``{"server": {...}}`` and nothing else, no unknown keys,
+    ``description`` only from 2.19."""
+    if not isinstance(raw, dict) or "server" not in raw:
+        raise bad_request("Invalid input: the body must be {'server': {...}}.")
+    extra = sorted(k for k in raw if k != "server")
+    if extra:
+        raise bad_request(
+            f"Additional properties are not allowed ({extra[0][:40]!r} was unexpected)"
+        )
+    server = raw["server"]
+    if isinstance(server, dict) and "description" in server and not version.at_least("2.19"):
+        raise bad_request("Additional properties are not allowed ('description' was unexpected)")
+    body = convert(server, ServerUpdate, "server")
+    name = None if body.name is msgspec.UNSET else check_name(body.name)
+    sysmeta: dict[str, str | None] = {}
+    if body.description is not msgspec.UNSET:
+        sysmeta[views.DESCRIPTION] = check_description(body.description)
+    if body.accessIPv4 is not msgspec.UNSET:
+        sysmeta[views.ACCESS_IP_V4] = check_ip(body.accessIPv4, 4, "accessIPv4")
+    if body.accessIPv6 is not msgspec.UNSET:
+        sysmeta[views.ACCESS_IP_V6] = check_ip(body.accessIPv6, 6, "accessIPv6")
+    if body.OS_DCF_diskConfig is not msgspec.UNSET:
+        sysmeta[views.DISK_CONFIG] = body.OS_DCF_diskConfig
+    return name, sysmeta
+
+
+async def update(request: web.Request) -> web.Response:
+    """PUT /servers/{id}: rename, (2.19+) describe; 200 with the server as GET shows it."""
+    ctxt = ctxt_of(request)
+    # Nova validates the body before it looks the server up.
+    name, sysmeta = _update_args(decode_json(await request.read()), version_of(request))
+    instance = await load_instance(request)
+    if not can_see(ctxt, instance.project_id):  # os_compute_api:servers:update
+        raise not_found(f"Instance {instance.uuid} could not be found.")
+    if name is not None or sysmeta:
+        instance = await request.app[COMPUTE_API].update_instance(
+            ctxt, instance, display_name=name, system_metadata=sysmeta
+        )
+    return reply({"server": await full_view(request, instance)})
+
+
 async def delete(request: web.Request) -> web.Response:
     instance = await load_instance(request)
     api = request.app[COMPUTE_API]
@@ -190,6 +243,7 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/v2.1/servers", create)
     r.add_get("/v2.1/servers/detail", detail)
     r.add_get("/v2.1/servers/{server_id}", show)
+    r.add_put("/v2.1/servers/{server_id}", update)
     r.add_delete("/v2.1/servers/{server_id}", delete)
     r.add_post("/v2.1/servers/{server_id}/action", server_actions.dispatch)
     r.add_get("/v2.1/servers/{server_id}/os-instance-actions", server_actions.actions_index)

@@ -11,6 +11,13 @@ from aionova.context import RequestContext
 from aionova.objects import Flavor, ImageMeta, Instance, InstanceFault
 from aionova.states import api_status
 
+# The user-editable server attributes kept in ``Instance.system_metadata``
+# (PUT /servers/{id} writes them; absent = Nova's default).
+DESCRIPTION = "description"
+ACCESS_IP_V4 = "access_ip_v4"
+ACCESS_IP_V6 = "access_ip_v6"
+DISK_CONFIG = "disk_config"
+
 
 def iso(value: dt.datetime | str | None) -> str | None:
     """``2026-08-01T10:00:00Z`` (Nova's text form), or None."""
@@ -171,10 +178,10 @@ def server(
         "created": iso(instance.created_at),
         "updated": iso(instance.updated_at),
         "addresses": _addresses(instance),
-        "accessIPv4": "",
-        "accessIPv6": "",
+        "accessIPv4": instance.system_metadata.get(ACCESS_IP_V4, ""),
+        "accessIPv6": instance.system_metadata.get(ACCESS_IP_V6, ""),
         "progress": instance.progress,
-        "OS-DCF:diskConfig": "MANUAL",
+        "OS-DCF:diskConfig": instance.system_metadata.get(DISK_CONFIG, "MANUAL"),
         "OS-EXT-AZ:availability_zone": instance.availability_zone or "nova",
         "config_drive": "",
         "key_name": None,
@@ -203,7 +210,7 @@ def server(
     if version.at_least("2.16") and host_status is not None:
         view["host_status"] = host_status
     if version.at_least("2.19"):
-        view["description"] = instance.system_metadata.get("description")
+        view["description"] = instance.system_metadata.get(DESCRIPTION)
     if version.at_least("2.26"):
         view["tags"] = []
     if fault is not None:

@@ -138,6 +138,31 @@ class API(ActionsMixin):
         """One instance (``InstanceNotFound`` otherwise)."""
         return await self.db.instance_get(ctxt, uuid)
 
+    async def update_instance(
+        self,
+        ctxt: RequestContext,
+        instance: Instance,
+        *,
+        display_name: str | None = None,
+        system_metadata: dict[str, str | None] | None = None,
+    ) -> Instance:
+        """Nova's ``update_instance`` (PUT /servers/{id}): a new name and/or entries of
+        ``system_metadata`` (description, access IPs, disk config; a None value removes
+        the entry), written as one row update. No state check: renaming is allowed in
+        any state, as in Nova. Returns the saved instance."""
+        if display_name is not None:
+            instance.display_name = display_name
+        if system_metadata:
+            merged = dict(instance.system_metadata)  # a new dict, so the change is tracked
+            for key, value in system_metadata.items():
+                if value is None:
+                    merged.pop(key, None)
+                else:
+                    merged[key] = value
+            instance.system_metadata = merged
+        await instance.save()
+        return instance
+
     async def get_all(
         self, ctxt: RequestContext, filters: dict[str, Any] | None = None
     ) -> list[Instance]:

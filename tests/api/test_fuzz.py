@@ -44,6 +44,9 @@ json_values = st.recursive(
                     "min_count",
                     "max_count",
                     "description",
+                    "accessIPv4",
+                    "accessIPv6",
+                    "OS-DCF:diskConfig",
                     "x",
                 ]
             ),
@@ -91,6 +94,16 @@ async def test_actions_never_500(client: Client, body: Any, v: str) -> None:
 
 
 @FUZZ
+@given(body=st.one_of(json_values, st.fixed_dictionaries({"server": json_values})), v=versions)
+async def test_update_never_500(client: Client, body: Any, v: str) -> None:
+    uuid = getattr(client, "_fuzz_server", None)
+    if uuid is None:
+        uuid = await boot(client, "fuzz", ADMIN)
+        client._fuzz_server = uuid  # type: ignore[attr-defined]
+    await _ok(await client.put(f"/v2.1/servers/{uuid}", json=body, headers=_headers(v)))
+
+
+@FUZZ
 @given(
     ident=st.one_of(
         st.sampled_from(["force-down", "enable", "disable"]),
@@ -117,6 +130,8 @@ async def test_services_never_500(client: Client, ident: str, body: Any, v: str)
             "/os-hypervisors/detail",
             "/v2/images",
             "/os-services",
+            "/os-availability-zone",
+            "/os-availability-zone/detail",
         ]
     ),
     key=st.sampled_from(
@@ -146,3 +161,4 @@ async def test_raw_bodies_never_500(client: Client) -> None:
     for raw in (b"", b"null", b"[]", b"\xff\xfe", b'{"server": null}', b"1e999", b'"x"'):
         await _ok(await client.post("/v2.1/servers", data=raw, headers=ADMIN))
         await _ok(await client.post("/v2.1/servers/x/action", data=raw, headers=ADMIN))
+        await _ok(await client.put(f"/v2.1/servers/{CIRROS}", data=raw, headers=ADMIN))

@@ -177,3 +177,54 @@ def test_delete(cloud: Cloud) -> None:
     assert "No server with a name or ID" in cloud.nova("show", "vm1", ok=False)
     actions = [r["Action"] for r in table(cloud.nova("instance-action-list", uuid))]
     assert "delete" in actions  # kept after deletion (2.21+)
+
+
+def test_update_name_and_description(cloud: Cloud) -> None:
+    cloud.nova("boot", "--flavor", "m1.tiny", "--image", "cirros", "--poll", "upd1")
+    uuid = server(cloud, "upd1")["id"]
+    cloud.nova("update", "upd1", "--name", "upd2")  # PUT /servers/{id} at 2.60
+    assert server(cloud, "upd2")["id"] == uuid
+    assert "upd1" not in {r["Name"] for r in table(cloud.nova("list"))}
+    cloud.nova("update", "upd2", "--description", "web tier")
+    shown = fields(cloud.nova("show", "upd2"))
+    assert shown["name"] == "upd2" and shown["description"] == "web tier"
+    cloud.nova("update", "upd2", "--name", "upd3", version="2.18")  # a name only, before 2.19
+    assert get(cloud, f"/servers/{uuid}", version="2.19")["server"]["description"] == "web tier"
+    refused = cloud.nova("update", "upd3", "--name", "trailing ", ok=False)
+    assert "(HTTP 400)" in refused, refused
+    cloud.nova("update", "upd3", "--description", "")
+    assert get(cloud, f"/servers/{uuid}")["server"]["description"] in ("", None)
+    assert server(cloud, "upd3")["id"] == uuid
+
+
+def test_availability_zone_list(cloud: Cloud) -> None:
+    """``nova availability-zone-list`` prints the detail view as a tree: zone, ``|- host``,
+    ``| |- service`` with ``enabled :-)`` (up) or ``enabled XXX`` (down)."""
+    rows = []  # its Name cells contain "|", so table() cannot split them
+    for line in cloud.nova("availability-zone-list").splitlines():
+        if line.startswith("| "):
+            name, _, status = line.rstrip().removesuffix("|").rpartition("|")
+            rows.append({"Name": name[2:].rstrip(), "Status": status.strip()})
+    assert rows[0] == {"Name": "Name", "Status": "Status"}
+    rows = rows[1:]
+    zones = {r["Name"]: r["Status"] for r in rows if not r["Name"].startswith("|")}
+    assert zones == {"internal": "available", "nova": "available"}
+    compute_status: dict[str, str] = {}
+    zone = host = ""
+    for row in rows:
+        name = row["Name"]
+        if not name.startswith("|"):
+            zone = name
+        elif name.startswith("| |- "):
+            if zone == "nova" and name == "| |- nova-compute":
+                compute_status[host] = row["Status"]
+        else:
+            host = name.removeprefix("|- ")
+    # Each compute is shown with the liveness service-list reports for it.
+    states = {
+        r["Host"]: r["State"] for r in table(cloud.nova("service-list", "--binary", "nova-compute"))
+    }
+    assert set(compute_status) == set(states) == {"compute1", "compute2", "compute3"}
+    for name, state in states.items():
+        mark = ":-)" if state == "up" else "XXX"
+        assert compute_status[name].startswith(f"enabled {mark} "), (name, state, compute_status)

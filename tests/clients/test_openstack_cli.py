@@ -55,3 +55,41 @@ def _wait(cloud: Cloud, name: str, status: str, timeout: float = 30.0) -> None:
     ):
         assert time.monotonic() < deadline, current
         time.sleep(0.3)
+
+
+def test_server_set_name_and_description(cloud: Cloud) -> None:
+    created = cloud.openstack_json(
+        "server", "create", "--flavor", "m1.tiny", "--image", "cirros", "--wait", "set1"
+    )
+    assert isinstance(created, dict)
+    cloud.openstack("server", "set", "--name", "set2", "set1")  # PUT /servers/{id}
+    renamed = show(cloud, "set2")
+    assert renamed["id"] == created["id"] and renamed["name"] == "set2"
+    names = {s["Name"] for s in cloud.openstack_json("server", "list")}  # type: ignore[union-attr]
+    assert "set2" in names and "set1" not in names
+    cloud.openstack(
+        "--os-compute-api-version", "2.19", "server", "set", "--description", "web tier", "set2"
+    )
+    assert show(cloud, "set2")["description"] == "web tier"
+    # Without a version flag openstacksdk negotiates the server's maximum (2.60 >= 2.19).
+    cloud.openstack("server", "set", "--description", "db tier", "set2")
+    assert show(cloud, "set2")["description"] == "db tier"
+    refused = cloud.openstack("server", "set", "--name", " padded", "set2", ok=False)
+    assert "400" in refused, refused
+    assert show(cloud, "set2")["name"] == "set2"
+    cloud.openstack("server", "delete", "--wait", "set2")
+
+
+def test_availability_zone_list(cloud: Cloud) -> None:
+    zones = cloud.openstack_json("availability", "zone", "list", "--compute")
+    assert isinstance(zones, list)
+    assert {"Zone Name": "nova", "Zone Status": "available"} in zones
+    rows = cloud.openstack_json("availability", "zone", "list", "--compute", "--long")
+    assert isinstance(rows, list)
+    computes = {r["Host Name"]: r for r in rows if r["Service Name"] == "nova-compute"}
+    assert set(computes) == {"compute1", "compute2", "compute3"}
+    for row in computes.values():
+        assert row["Zone Name"] == "nova" and row["Zone Status"] == "available"
+        assert row["Service Status"].startswith("enabled :-) "), row
+    internal = {r["Service Name"] for r in rows if r["Zone Name"] == "internal"}
+    assert {"nova-conductor", "nova-scheduler"} <= internal
