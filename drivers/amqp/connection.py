@@ -26,7 +26,7 @@ import aio_pika
 from aio_pika.abc import AbstractConnection
 from yarl import URL
 
-from drivers.amqp.errors import LIBRARY_ERRORS, map_exception
+from drivers.amqp.errors import LIBRARY_ERRORS, is_library_cancellation, map_exception
 from drivers.amqp.settings import AmqpSettings, Host
 from rpc.errors import TransportError
 
@@ -71,6 +71,11 @@ class Connector:
         self._setup_lock = asyncio.Lock()
         self._closed = False
         self.connects = 0  # successful connections so far (observable by tests)
+
+    @property
+    def closed(self) -> bool:
+        """Whether ``close()`` was called: no connection will be made any more."""
+        return self._closed
 
     @property
     def is_connected(self) -> bool:
@@ -130,21 +135,31 @@ class Connector:
         host = self._hosts[self._next_host % len(self._hosts)]
         self._next_host += 1
         settings = self._settings
-        async with asyncio.timeout(settings.connect_timeout):
-            return await aio_pika.connect(
-                broker_url(settings, host),
-                ssl_context=settings.ssl_context(),
-                timeout=settings.connect_timeout,
-                client_properties={"connection_name": connection_name()},
-            )
+        try:
+            async with asyncio.timeout(settings.connect_timeout):
+                return await aio_pika.connect(
+                    broker_url(settings, host),
+                    ssl_context=settings.ssl_context(),
+                    timeout=settings.connect_timeout,
+                    client_properties={"connection_name": connection_name()},
+                )
+        except asyncio.CancelledError as exc:
+            if not is_library_cancellation(exc):
+                raise
+            raise ConnectionError("the connection was dropped while opening") from exc
 
     async def _run_setups(self, conn: AbstractConnection) -> None:
         async with self._setup_lock:
             for setup in list(self._setups):
                 try:
                     await setup(conn)
-                except Exception as exc:  # one subscription failing must not stop the others
-                    LOG.error("AMQP %s: re-setup after reconnect failed: %s", self._role, exc)
+                except (Exception, asyncio.CancelledError) as exc:
+                    # One subscription failing must not stop the others, nor this task
+                    # (aiormq raises CancelledError when it drops a dead connection).
+                    if not (isinstance(exc, Exception) or is_library_cancellation(exc)):
+                        raise
+                    error = map_exception(exc, "redeclaring and consuming")
+                    LOG.error("AMQP %s: re-setup after reconnect failed: %s", self._role, error)
 
     async def _run(self) -> None:
         attempt = 0

@@ -7,6 +7,7 @@ returned mandatory message (``MessageUndeliverable``) or a transport failure
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -25,10 +26,26 @@ LIBRARY_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+def is_library_cancellation(exc: BaseException) -> bool:
+    """A ``CancelledError`` that aiormq handed to a task nobody is cancelling.
+
+    When heartbeats stop, aiormq cancels its reader task and closes the
+    connection with that task's ``CancelledError``, which every pending waiter
+    (a publisher confirm, a declaration) then raises. For the waiting task it
+    means "connection lost", not "you were cancelled".
+    """
+    if not isinstance(exc, asyncio.CancelledError):
+        return False
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() == 0
+
+
 def map_exception(exc: BaseException, what: str = "AMQP operation") -> MessagingException:
     """The ``rpc`` error for a library exception (``MessagingException`` passes through)."""
     if isinstance(exc, MessagingException):
         return exc
+    if isinstance(exc, asyncio.CancelledError):
+        return TransportError(f"{what} failed: the connection was dropped (missed heartbeats?)")
     if isinstance(exc, amqp_exc.PublishError):
         return MessageUndeliverable(f"{what}: the broker returned the message (no queue bound)")
     return TransportError(f"{what} failed: {type(exc).__name__}: {exc}")
@@ -44,10 +61,35 @@ def is_precondition_failed(exc: BaseException) -> bool:
     return isinstance(exc, amqp_exc.ChannelPreconditionFailed)
 
 
+def is_durable_mismatch(exc: BaseException) -> bool:
+    """A 406 whose reason is the ``durable`` flag (``inequivalent arg 'durable'``)."""
+    return is_precondition_failed(exc) and "inequivalent arg 'durable'" in str(exc)
+
+
+class DeclarationConflict(TransportError):
+    """An exchange or queue exists with other flags or arguments (406 PRECONDITION_FAILED).
+
+    Not a connection failure: redeclaring does not help until someone deletes
+    the entity or the options match, so publishers do not retry it.
+    """
+
+    def __init__(self, kind: str, name: str, reason: BaseException) -> None:
+        self.kind = kind
+        self.name = name
+        super().__init__(
+            f"cannot declare {kind} {name!r}: it exists with other flags or arguments "
+            f"({reason}); delete it or configure the same options as its other users"
+        )
+
+
 @contextmanager
 def translated(what: str = "AMQP operation") -> Iterator[None]:
     """Re-raise library exceptions as ``rpc`` errors, chaining the original."""
     try:
         yield
     except LIBRARY_ERRORS as exc:
+        raise map_exception(exc, what) from exc
+    except asyncio.CancelledError as exc:
+        if not is_library_cancellation(exc):
+            raise
         raise map_exception(exc, what) from exc

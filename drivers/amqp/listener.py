@@ -11,11 +11,11 @@ from aio_pika.abc import AbstractChannel, AbstractConnection
 from aiormq.abc import DeliveredMessage
 
 from drivers.amqp.connection import Connector
-from drivers.amqp.errors import LIBRARY_ERRORS
+from drivers.amqp.errors import LIBRARY_ERRORS, translated
 from drivers.amqp.messages import BadMessage, body_of
 from drivers.amqp.naming import QueueSpec
 from drivers.amqp.settings import AmqpSettings
-from drivers.amqp.topology import declare_queue
+from drivers.amqp.topology import Declarer
 from rpc.driver import MessageHandler
 
 LOG = logging.getLogger(__name__)
@@ -32,6 +32,14 @@ async def _settle(message: DeliveredMessage, ack: bool) -> None:
             await message.channel.basic_reject(tag, requeue=False)
     except LIBRARY_ERRORS as exc:  # the broker redelivers an unacked message
         LOG.warning("AMQP ack/reject failed: %s", exc)
+
+
+async def _close_quietly(channel: AbstractChannel, timeout: float) -> None:
+    if channel.is_closed:
+        return
+    with contextlib.suppress(*LIBRARY_ERRORS):
+        async with asyncio.timeout(timeout):
+            await channel.close()
 
 
 class AmqpDelivery:
@@ -96,17 +104,30 @@ class AmqpListener:
 
     async def start(self) -> None:
         """Declare and consume (raises the mapped error if the first declaration fails)."""
-        await self._connector.add_setup(self._setup)
+        with translated(f"subscribing to {', '.join(self.queue_names)}"):
+            await self._connector.add_setup(self._setup)
+
+    async def _open_channel(self, conn: AbstractConnection) -> AbstractChannel:
+        channel = await conn.channel(publisher_confirms=False)
+        if self._settings.prefetch > 0:
+            await channel.set_qos(prefetch_count=self._settings.prefetch)
+        return channel
 
     async def _setup(self, conn: AbstractConnection) -> None:
         if self._stopped:
             return
-        channel = await conn.channel(publisher_confirms=False)
-        if self._settings.prefetch > 0:
-            await channel.set_qos(prefetch_count=self._settings.prefetch)
+        # Declare everything before consuming: the durable fallback replaces the
+        # channel (a 406 closes it), which would drop consumers already started.
+        declarer = Declarer(await self._open_channel(conn), lambda: self._open_channel(conn))
+        try:
+            for spec in self._queues:
+                await declarer.queue(spec)
+        except BaseException:
+            await _close_quietly(declarer.channel, self._settings.connect_timeout)
+            raise
+        channel = declarer.channel
         raw = await channel.get_underlay_channel()
         for spec in self._queues:
-            await declare_queue(channel, spec)
             await raw.basic_consume(spec.name, self._on_delivery, no_ack=self._auto_ack)
         self._channel = channel
 

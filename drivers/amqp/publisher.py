@@ -10,10 +10,15 @@ from aio_pika.abc import AbstractChannel, AbstractConnection
 from pamqp.commands import Basic
 
 from drivers.amqp.connection import Connector
-from drivers.amqp.errors import LIBRARY_ERRORS, is_returned, map_exception
+from drivers.amqp.errors import (
+    LIBRARY_ERRORS,
+    DeclarationConflict,
+    is_returned,
+    map_exception,
+)
 from drivers.amqp.naming import ExchangeSpec
 from drivers.amqp.settings import AmqpSettings
-from drivers.amqp.topology import declare_exchange
+from drivers.amqp.topology import Declarer
 from rpc.errors import MessageDeliveryFailure, MessageUndeliverable, TransportError
 
 LOG = logging.getLogger(__name__)
@@ -44,19 +49,37 @@ class Publisher:
         self._declared: set[str] = set()
         self._lock = asyncio.Lock()
 
-    async def _get_channel(self) -> AbstractChannel:
-        conn = await self._connector.get()
+    def _usable(self, conn: AbstractConnection) -> AbstractChannel | None:
         channel = self._channel
         if channel is not None and self._channel_conn is conn and not channel.is_closed:
             return channel
+        return None
+
+    async def _open_channel(self, conn: AbstractConnection) -> AbstractChannel:
+        channel = conn.channel(publisher_confirms=True, on_return_raises=True)
+        async with asyncio.timeout(self._settings.connect_timeout):
+            await channel.initialize()
+        return channel
+
+    async def _get_channel(self, exchange: ExchangeSpec) -> AbstractChannel:
+        """The confirming channel, with ``exchange`` declared on it (once per channel)."""
+        conn = await self._connector.get()
+        channel = self._usable(conn)
+        if channel is not None and (not exchange.name or exchange.name in self._declared):
+            return channel
         async with self._lock:
-            channel = self._channel
-            if channel is None or self._channel_conn is not conn or channel.is_closed:
-                channel = conn.channel(publisher_confirms=True, on_return_raises=True)
-                async with asyncio.timeout(self._settings.connect_timeout):
-                    await channel.initialize()
+            channel = self._usable(conn)
+            if channel is None:
+                channel = await self._open_channel(conn)
                 self._channel, self._channel_conn = channel, conn
                 self._declared = set()
+            if exchange.name and exchange.name not in self._declared:
+                declarer = Declarer(channel, lambda: self._open_channel(conn))
+                try:
+                    await declarer.exchange(exchange)
+                finally:  # the durable fallback replaces the channel a 406 closed
+                    self._channel = channel = declarer.channel
+                self._declared.add(exchange.name)
         return channel
 
     async def _publish_once(
@@ -67,10 +90,7 @@ class Publisher:
         props: Basic.Properties,
         mandatory: bool,
     ) -> None:
-        channel = await self._get_channel()
-        if exchange.name and exchange.name not in self._declared:
-            await declare_exchange(channel, exchange)
-            self._declared.add(exchange.name)
+        channel = await self._get_channel(exchange)
         underlay = await channel.get_underlay_channel()
         await underlay.basic_publish(
             body,
@@ -103,14 +123,19 @@ class Publisher:
             try:
                 await self._publish_once(exchange, routing_key, body, props, mandatory)
                 return
-            except (*LIBRARY_ERRORS, TransportError) as exc:
+            except DeclarationConflict as exc:  # retrying cannot help
+                raise MessageDeliveryFailure(
+                    f"publishing to {exchange.name!r}/{routing_key!r}: {exc}"
+                ) from exc
+            except (*LIBRARY_ERRORS, TransportError, asyncio.CancelledError) as exc:
+                # Ours (re-raised), or aiormq's for a connection it dropped (retried).
                 _reraise_cancellation()
                 if is_returned(exc):
                     raise MessageUndeliverable(
                         f"no queue bound to {routing_key!r} on exchange {exchange.name!r}"
                     ) from exc
                 error = map_exception(exc, f"publishing to {exchange.name!r}/{routing_key!r}")
-                if attempts is not None and attempt >= attempts:
+                if self._connector.closed or (attempts is not None and attempt >= attempts):
                     raise MessageDeliveryFailure(
                         f"gave up after {attempt} attempt(s): {error}"
                     ) from exc
