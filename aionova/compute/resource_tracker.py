@@ -182,6 +182,8 @@ class ResourceTracker:
         node.cpu_allocation_ratio = d.cpu_allocation_ratio
         node.ram_allocation_ratio = d.ram_allocation_ratio
         node.disk_allocation_ratio = d.disk_allocation_ratio
+        # What the hypervisor runs, for the scheduler's ImagePropertiesFilter.
+        node.supported_instances = list(resources.supported_instances)
 
     async def _init_compute_node(
         self, ctxt: RequestContext, resources: NodeResources

@@ -44,9 +44,11 @@ _INSTANCE_INSERT = (
 _INSTANCE_LIVE = "SELECT * FROM instances WHERE uuid=? AND deleted=0"
 _ACTION_OF_REQUEST = "WHERE instance_uuid=? AND request_id=? ORDER BY id DESC LIMIT 1"
 _EVENTS_OF_ACTION = "SELECT * FROM instance_actions_events WHERE action_id=? ORDER BY id"
+# Only for a live instance: one deleted meanwhile (instance_destroy drops its row)
+# must not get a row back that nothing would ever remove.
 _SELECTION_UPSERT = (
     "INSERT OR REPLACE INTO build_selections (instance_uuid, host, node, created_at)"
-    " VALUES (?,?,?,?)"
+    " SELECT ?,?,?,? WHERE EXISTS (SELECT 1 FROM instances WHERE uuid=? AND deleted=0)"
 )
 
 
@@ -161,10 +163,12 @@ class Database(MoveQueries, HostQueries):
         """Note ``(instance_uuid, host, node)``: where each build is being sent.
 
         aionova's stand-in for the placement allocations Nova's scheduler makes
-        against the chosen node; a reschedule replaces the instance's entry.
+        against the chosen node; a reschedule replaces the instance's entry. Deleting
+        the instance (``instance_destroy``) removes it; none is kept for an instance
+        already deleted.
         """
         now = fmt_time(utcnow())
-        rows = [(uuid, host, node, now) for uuid, host, node in selections]
+        rows = [(uuid, host, node, now, uuid) for uuid, host, node in selections]
 
         def job(conn: sqlite3.Connection) -> None:
             conn.executemany(_SELECTION_UPSERT, rows).close()

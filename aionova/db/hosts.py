@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 _NONE: frozenset[str] = frozenset()
 _SERVICE_TIMES = frozenset({"last_seen_up", "created_at", "updated_at"})
 _IMAGE_JSON = frozenset({"properties"})
+_NODE_JSON = frozenset({"supported_instances"})
 
 
 def _insert_sql(table: str, cols: tuple[str, ...]) -> str:
@@ -136,7 +137,7 @@ class HostQueries:
             _insert_sql("compute_nodes", (*cols, "created_at", "updated_at")),
             (*(to_db(getattr(node, c)) for c in cols), now, now),
         )
-        return from_row(ComputeNode, row, _NONE).bind(ctxt, self)
+        return from_row(ComputeNode, row, _NODE_JSON).bind(ctxt, self)
 
     async def compute_node_get(self, ctxt: Ctx, node_id: int | None) -> ComputeNode:
         row = await self.db.fetchone(
@@ -144,7 +145,7 @@ class HostQueries:
         )
         if row is None:
             raise exception.ComputeNodeNotFound(node=node_id, host="?")
-        return from_row(ComputeNode, row, _NONE).bind(ctxt, self)
+        return from_row(ComputeNode, row, _NODE_JSON).bind(ctxt, self)
 
     async def compute_node_update(
         self, ctxt: Ctx, node_id: int, updates: dict[str, Any]
@@ -152,7 +153,7 @@ class HostQueries:
         updates = {k: v for k, v in updates.items() if k not in ("id", "uuid", "updated_at")}
         updates["updated_at"] = fmt_time(utcnow())
         row = await self._update("compute_nodes", node_id, updates)
-        return from_row(ComputeNode, row, _NONE).bind(ctxt, self)
+        return from_row(ComputeNode, row, _NODE_JSON).bind(ctxt, self)
 
     async def compute_node_get_all(self, ctxt: Ctx, since: str | None = None) -> list[ComputeNode]:
         """Every node, or only those updated at or after ``since``."""
@@ -160,13 +161,13 @@ class HostQueries:
         if since is not None:
             sql, params = sql + " AND updated_at>=?", (since,)
         rows = await self.db.fetchall(sql, params)
-        return [from_row(ComputeNode, r, _NONE).bind(ctxt, self) for r in rows]
+        return [from_row(ComputeNode, r, _NODE_JSON).bind(ctxt, self) for r in rows]
 
     async def compute_node_get_all_by_host(self, ctxt: Ctx, host: str) -> list[ComputeNode]:
         rows = await self.db.fetchall(
             "SELECT * FROM compute_nodes WHERE host=? AND deleted=0", (host,)
         )
-        return [from_row(ComputeNode, r, _NONE).bind(ctxt, self) for r in rows]
+        return [from_row(ComputeNode, r, _NODE_JSON).bind(ctxt, self) for r in rows]
 
     # -- flavors and images -------------------------------------------------------
     async def flavor_create(self, ctxt: Ctx, flavor: Flavor) -> Flavor:

@@ -6,7 +6,7 @@ import sqlite3
 from typing import TYPE_CHECKING, Any
 
 from aionova import exception
-from aionova.db.core import READ, Ctx, fetch_rows, fmt_time, from_row, utcnow
+from aionova.db.core import READ, WRITE, Ctx, fetch_rows, fmt_time, from_row, utcnow
 from aionova.objects import InstanceAction, InstanceActionEvent, Migration, Service
 from aionova.states import power_state, vm_states
 
@@ -14,6 +14,12 @@ if TYPE_CHECKING:
     from aionova.db.core import Connection
 
 _NONE: frozenset[str] = frozenset()
+_INSTANCE_DESTROY = (
+    "UPDATE instances SET deleted=1, vm_state=?, task_state=NULL, power_state=?,"
+    " terminated_at=COALESCE(terminated_at, ?), updated_at=? WHERE uuid=? AND deleted=0"
+    " RETURNING *"
+)
+_SELECTION_DELETE = "DELETE FROM build_selections WHERE instance_uuid=?"
 _MIGRATION_FILTERS = frozenset(
     {"instance_uuid", "source_compute", "dest_compute", "status", "migration_type"}
 )
@@ -66,17 +72,24 @@ class MoveQueries:
         return from_row(Service, row, _NONE).bind(ctxt, self)
 
     async def instance_destroy(self, ctxt: Ctx, uuid: str) -> Any:
-        """Soft-delete an instance row: vm DELETED, task None, terminated; returns it."""
+        """Soft-delete an instance row: vm DELETED, task None, terminated; returns it.
+
+        Its build selection goes in the same transaction: where Nova deletes the
+        instance's placement allocations, so the table does not grow forever.
+        """
         now = fmt_time(utcnow())
-        row = await self.db.fetchone(
-            "UPDATE instances SET deleted=1, vm_state=?, task_state=NULL, power_state=?,"
-            " terminated_at=COALESCE(terminated_at, ?), updated_at=? WHERE uuid=? AND deleted=0"
-            " RETURNING *",
-            (vm_states.DELETED, power_state.NOSTATE, now, now, uuid),
-        )
-        if row is None:
+        params = (vm_states.DELETED, power_state.NOSTATE, now, now, uuid)
+
+        def job(conn: sqlite3.Connection) -> list[Any]:
+            rows = fetch_rows(conn, _INSTANCE_DESTROY, params)
+            if rows:
+                conn.execute(_SELECTION_DELETE, (uuid,)).close()
+            return rows
+
+        rows = await self.db.run(job, WRITE)
+        if not rows:
             raise exception.InstanceNotFound(instance_id=uuid)
-        return self._instance(ctxt, row)  # type: ignore[attr-defined]
+        return self._instance(ctxt, rows[0])  # type: ignore[attr-defined]
 
     async def action_get_by_request_id(
         self, ctxt: Ctx, instance_uuid: str, request_id: str

@@ -104,6 +104,12 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX build_selections_host ON build_selections (host);
         """,
     ),
+    (
+        4,
+        """
+        ALTER TABLE compute_nodes ADD COLUMN supported_instances TEXT NOT NULL DEFAULT '[]';
+        """,
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -34,9 +34,12 @@ class Service(NovaObject, kw_only=True):
 
 
 class ComputeNode(NovaObject, kw_only=True):
-    """A hypervisor node: its totals, usage and allocation ratios."""
+    """A hypervisor node: its totals, usage and allocation ratios, and the guests its
+    hypervisor runs (``supported_instances``: (arch, hv_type, vm_mode); Nova's
+    ``supported_hv_specs``)."""
 
-    VERSION: ClassVar[str] = "1.0"
+    # 1.1: supported_instances
+    VERSION: ClassVar[str] = "1.1"
     id: int | None = None
     uuid: str
     host: str
@@ -53,6 +56,7 @@ class ComputeNode(NovaObject, kw_only=True):
     cpu_allocation_ratio: float = 16.0
     ram_allocation_ratio: float = 1.5
     disk_allocation_ratio: float = 1.0
+    supported_instances: list[tuple[str, str, str]] = []
     updated_at: dt.datetime | None = None
 
     async def save(self) -> None:

@@ -16,7 +16,6 @@ from aionova.db import Database
 from aionova.db.core import fmt_time
 from aionova.objects import ComputeNode, RequestSpec, Service
 from aionova.scheduler.filters import request_is_rebuild
-from aionova.virt.fake import SUPPORTED_INSTANCES
 
 COMPUTE_BINARY = "nova-compute"
 
@@ -39,9 +38,9 @@ class HostState:
         self.updated: str | None = None
         self.service: Service | None = None
         self.limits: dict[str, float] = {}
-        # (arch, hv_type, vm_mode) guests the hypervisor runs. Compute nodes do not
-        # report it (no such column) and every compute runs the fake driver: its list.
-        self.supported_instances: list[tuple[str, str, str]] = list(SUPPORTED_INSTANCES)
+        # (arch, hv_type, vm_mode) guests the hypervisor runs, as its compute reports
+        # them in the compute node; none until the node is read.
+        self.supported_instances: list[tuple[str, str, str]] = []
 
     def update_from_compute_node(self, node: ComputeNode) -> None:
         """Take the compute's report if it is newer than what we have."""
@@ -58,6 +57,7 @@ class HostState:
         self.cpu_allocation_ratio = node.cpu_allocation_ratio
         self.ram_allocation_ratio = node.ram_allocation_ratio
         self.disk_allocation_ratio = node.disk_allocation_ratio
+        self.supported_instances = list(node.supported_instances)
 
     def consume_from_request(self, spec: RequestSpec) -> None:
         """Account for an instance just placed here."""

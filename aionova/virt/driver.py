@@ -15,13 +15,25 @@ class InstanceInfo(msgspec.Struct, frozen=True):
     state: int
 
 
+SupportedInstance = tuple[str, str, str]
+"""A guest the hypervisor runs: (architecture, hypervisor type, vm mode)."""
+
+
 class NodeResources(msgspec.Struct, frozen=True, kw_only=True):
-    """Totals a node reports to the resource tracker."""
+    """Totals a node reports to the resource tracker.
+
+    ``supported_instances`` is Nova's key of the same name in the driver's
+    available-resource dict: the resource tracker stores it in the compute node
+    (Nova's ``supported_hv_specs``) and the scheduler's ImagePropertiesFilter
+    matches images against it. Empty: the node accepts only images that ask for
+    no architecture, hypervisor type or vm mode.
+    """
 
     hypervisor_hostname: str
     vcpus: int
     memory_mb: int
     local_gb: int
+    supported_instances: tuple[SupportedInstance, ...] = ()
 
 
 @runtime_checkable
@@ -37,7 +49,7 @@ class ComputeDriver(Protocol):
         """Names of the nodes this driver manages."""
 
     def get_available_resource(self, nodename: str) -> NodeResources:
-        """Totals of one node."""
+        """Totals of one node, with the guests its hypervisor runs (``supported_instances``)."""
 
     def list_instance_uuids(self) -> list[str]:
         """Guests present on the hypervisor."""

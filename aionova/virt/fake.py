@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Iterable
 from typing import Any, Literal
 
 import msgspec
@@ -16,13 +17,13 @@ import msgspec
 from aionova import exception
 from aionova.objects import ImageMeta, Instance
 from aionova.states import power_state
-from aionova.virt.driver import InstanceInfo, NodeResources
+from aionova.virt.driver import InstanceInfo, NodeResources, SupportedInstance
 
 FaultKind = Literal["fail", "hang", "crash"]
 OPERATIONS = ("spawn", "destroy", "reboot", "power_off", "power_on", "rebuild")
-# What guests the fake hypervisor runs, as Nova's FakeDriver reports them:
+# What guests the fake hypervisor runs by default, as Nova's FakeDriver reports them:
 # (architecture, hypervisor type, vm mode).
-SUPPORTED_INSTANCES: tuple[tuple[str, str, str], ...] = (("x86_64", "fake", "hvm"),)
+SUPPORTED_INSTANCES: tuple[SupportedInstance, ...] = (("x86_64", "fake", "hvm"),)
 
 
 class Latency(msgspec.Struct, kw_only=True):
@@ -37,10 +38,13 @@ class Latency(msgspec.Struct, kw_only=True):
 
 
 class FakeDriver:
-    """A real (in-memory) implementation of ``ComputeDriver``."""
+    """A real (in-memory) implementation of ``ComputeDriver``.
+
+    ``supported_instances`` (constructor or attribute) is what the node reports
+    the hypervisor runs; the next resource audit carries a change to the scheduler.
+    """
 
     supports_evacuate = True
-    supported_instances = SUPPORTED_INSTANCES
 
     def __init__(
         self,
@@ -52,8 +56,10 @@ class FakeDriver:
         latency: Latency | None = None,
         shared_storage: bool = False,
         soft_reboot_timeout: float = 0.5,
+        supported_instances: Iterable[SupportedInstance] = SUPPORTED_INSTANCES,
     ) -> None:
         self.vcpus, self.memory_mb, self.local_gb = vcpus, memory_mb, local_gb
+        self.supported_instances: list[SupportedInstance] = list(supported_instances)
         self._nodes = nodes
         self.latency = latency or Latency()
         self.shared_storage = shared_storage
@@ -130,6 +136,7 @@ class FakeDriver:
             vcpus=self.vcpus,
             memory_mb=self.memory_mb,
             local_gb=self.local_gb,
+            supported_instances=tuple(self.supported_instances),
         )
 
     def list_instance_uuids(self) -> list[str]:

@@ -63,13 +63,24 @@ async def test_stop_failure_reverts_task(cloud: AllInOne, ctxt: RequestContext) 
     await wait_state(cloud, inst.uuid, vm_states.ACTIVE)
 
 
+async def _selection(cloud: AllInOne, uuid: str) -> tuple[str, str] | None:
+    """The build selection (host, node) the conductor recorded for an instance, if any."""
+    row = await cloud.db.db.fetchone(
+        "SELECT host, node FROM build_selections WHERE instance_uuid=?", (uuid,)
+    )
+    return None if row is None else (row[0], row[1])
+
+
 async def test_delete_with_compute_up_terminates(cloud: AllInOne, ctxt: RequestContext) -> None:
-    """55: DELETING, terminate on the compute, guest gone, row soft-deleted."""
+    """55: DELETING, terminate on the compute, guest gone, row soft-deleted, and its build
+    selection (where Nova drops the placement allocations) gone with it."""
     await cloud.add_compute("cmp1")
     (inst,) = await boot(cloud, ctxt)
+    assert await _selection(cloud, inst.uuid) == ("cmp1", "cmp1")
     await cloud.api.delete(ctxt, await cloud.api.get(ctxt, inst.uuid))
     gone = await wait_state(cloud, inst.uuid, vm_states.DELETED)
     assert gone.deleted and gone.terminated_at is not None
+    assert await _selection(cloud, inst.uuid) is None
     assert inst.uuid not in cloud.driver("cmp1").guests
     with pytest.raises(exception.InstanceNotFound):
         await cloud.api.get(ctxt, inst.uuid)
@@ -85,9 +96,11 @@ async def test_delete_with_compute_down_is_local(cloud: AllInOne, ctxt: RequestC
     service = await hosts.service_get_by_host_and_binary(ctxt, "cmp1", "nova-compute")
     await hosts.service_update(ctxt, service, forced_down=True)
     instance = await cloud.api.get(ctxt, inst.uuid)
+    assert await _selection(cloud, inst.uuid) == ("cmp1", "cmp1")
     await cloud.api.delete(ctxt, instance)
     gone = await cloud.db.instance_get(None, inst.uuid, read_deleted=True)
     assert gone.deleted and gone.vm_state == vm_states.DELETED and gone.task_state is None
+    assert await _selection(cloud, inst.uuid) is None
     (failed,), _ = await cloud.api.create(ctxt, "99", IMAGE.id)  # too big: ERROR, no host
     (failed,) = await wait_settled(cloud, [failed.uuid])
     assert failed.vm_state == vm_states.ERROR

@@ -6,6 +6,7 @@ import asyncio
 
 from aionova.context import RequestContext
 from aionova.deployment import AllInOne
+from aionova.objects import ImageMeta
 from aionova.scheduler.manager import SchedulerManager
 from aionova.states import vm_states
 from aionova.virt.fake import FakeDriver
@@ -53,6 +54,62 @@ async def test_claim_failure_reschedules_to_another_host(make_cloud, ctxt: Reque
     assert second.uuid not in cloud.driver("full").guests
     full_node = (await cloud.db.compute_node_get_all_by_host(None, "full"))[0]
     assert full_node.memory_mb_used == 512 + 1024  # the failed claim left no usage behind
+
+
+ARM = ("aarch64", "fake", "hvm")
+X86 = ("x86_64", "fake", "hvm")
+ARM_IMAGE = ImageMeta(id="arm-image", name="arm", properties={"hw_architecture": "aarch64"})
+X86_IMAGE = ImageMeta(id="x86-image", name="x86", properties={"architecture": "x86_64"})
+PPC_IMAGE = ImageMeta(id="ppc-image", name="ppc", properties={"hw_architecture": "ppc64le"})
+
+
+async def _boot_image(cloud: AllInOne, ctxt: RequestContext, image: str, count: int) -> set[str]:
+    """Boot ``count`` instances of an image (not forced) and return the hosts they got."""
+    assert cloud.api is not None
+    instances, _ = await cloud.api.create(ctxt, "1", image, min_count=count)
+    done = await wait_settled(cloud, [i.uuid for i in instances])
+    assert all(i.vm_state == vm_states.ACTIVE for i in done), [i.vm_state for i in done]
+    return {i.host for i in done if i.host is not None}
+
+
+async def test_image_architecture_lands_only_on_hosts_whose_hypervisor_runs_it(
+    cloud: AllInOne, ctxt: RequestContext
+):
+    """Scenario 23's filter with what each compute reports: supported_instances go from the
+    driver into the compute node row and from there into the scheduler's host states."""
+    await cloud.add_compute("x86")  # the fake hypervisor's default: x86_64/fake/hvm
+    await cloud.add_compute("arm", FakeDriver(supported_instances=[ARM]))
+    await cloud.add_compute("bare", FakeDriver(supported_instances=[]))  # reports nothing
+    for image in (ARM_IMAGE, X86_IMAGE, PPC_IMAGE):
+        await cloud.db.image_create(None, image)
+    rows = {n.host: n.supported_instances for n in await cloud.db.compute_node_get_all(None)}
+    assert rows == {"x86": [X86], "arm": [ARM], "bare": []}
+
+    # Equal hosts: without the filter the RAM weigher would spread these over all three.
+    assert await _boot_image(cloud, ctxt, X86_IMAGE.id, 4) == {"x86"}
+    assert await _boot_image(cloud, ctxt, ARM_IMAGE.id, 4) == {"arm"}
+    scheduler = cloud.scheduler.manager  # type: ignore[union-attr]
+    assert isinstance(scheduler, SchedulerManager)
+    states = scheduler.host_manager.host_states
+    assert states[("arm", "arm")].supported_instances == [ARM]
+    assert states[("bare", "bare")].supported_instances == []
+    # A plain image asks for nothing: the emptiest host, the one reporting nothing, takes it.
+    assert await _boot_image(cloud, ctxt, IMAGE.id, 1) == {"bare"}
+
+    # No hypervisor runs ppc64le: No valid host.
+    assert cloud.api is not None
+    (ppc,), _ = await cloud.api.create(ctxt, "1", PPC_IMAGE.id)
+    (ppc,) = await wait_settled(cloud, [ppc.uuid])
+    assert ppc.vm_state == vm_states.ERROR and ppc.host is None
+    fault = await cloud.api.get_fault(ctxt, ppc)
+    assert fault is not None and "No valid host was found" in fault.message
+
+    # What a compute reports changes with its hypervisor: the audit updates the node row.
+    cloud.driver("bare").supported_instances = [ARM]
+    await cloud.computes["bare"].manager.update_available_resource(ctxt)  # type: ignore[attr-defined]
+    (node,) = await cloud.db.compute_node_get_all_by_host(None, "bare")
+    assert node.supported_instances == [ARM]
+    assert await _boot_image(cloud, ctxt, ARM_IMAGE.id, 1) == {"bare"}  # now the emptiest fit
 
 
 async def _usage_by_host(cloud: AllInOne) -> dict[str, tuple[int, int, int]]:

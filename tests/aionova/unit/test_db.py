@@ -10,8 +10,8 @@ import pytest
 from aionova import exception
 from aionova.context import RequestContext
 from aionova.db import Database
-from aionova.db.schema import LATEST
-from aionova.objects import Flavor, Instance, RequestSpec, Service
+from aionova.db.schema import LATEST, MIGRATIONS
+from aionova.objects import ComputeNode, Flavor, Instance, RequestSpec, Service
 from aionova.states import task_states, vm_states
 
 FLAVOR = Flavor(flavorid="1", name="tiny", memory_mb=512, vcpus=1, root_gb=1)
@@ -161,3 +161,92 @@ async def test_conflict_reports_the_current_task_state_in_one_call(db: Database)
     assert err.value.kwargs["actual"] == task_states.DELETING
     destroyed = await db.instance_destroy(None, "u1")
     assert destroyed.deleted and destroyed.vm_state == vm_states.DELETED
+
+
+def _node(**kw: object) -> ComputeNode:
+    fields: dict[str, object] = dict(
+        uuid="n1", host="h1", hypervisor_hostname="h1", vcpus=4, memory_mb=4096, local_gb=40
+    )
+    return ComputeNode(**{**fields, **kw})  # type: ignore[arg-type]
+
+
+async def test_compute_node_supported_instances_round_trip(db: Database) -> None:
+    """Migration 4: what the hypervisor runs is stored with the node (JSON), read back by
+    every compute node query, and updated like any other field."""
+    specs = [("x86_64", "kvm", "hvm"), ("aarch64", "kvm", "hvm")]
+    created = await db.compute_node_create(None, _node(supported_instances=specs))
+    assert created.supported_instances == specs and created.obj_what_changed() == {}
+    (by_host,) = await db.compute_node_get_all_by_host(None, "h1")
+    (listed,) = await db.compute_node_get_all(None)
+    fetched = await db.compute_node_get(None, created.id)
+    assert by_host.supported_instances == listed.supported_instances == specs
+    assert fetched.supported_instances == specs
+    raw = await db.db.fetchone("SELECT supported_instances FROM compute_nodes")
+    assert raw[0] == '[["x86_64","kvm","hvm"],["aarch64","kvm","hvm"]]'
+
+    fetched.supported_instances = [("aarch64", "kvm", "hvm")]
+    assert fetched.obj_what_changed() == {"supported_instances": [("aarch64", "kvm", "hvm")]}
+    await fetched.save()
+    assert fetched.supported_instances == [("aarch64", "kvm", "hvm")]
+    (again,) = await db.compute_node_get_all(None)
+    assert again.supported_instances == [("aarch64", "kvm", "hvm")]
+    other = await db.compute_node_create(None, _node(uuid="n2"))  # reports nothing
+    assert other.supported_instances == []
+
+
+async def test_migration_4_gives_existing_nodes_no_supported_instances(tmp_path) -> None:
+    """A database at version 3 keeps its compute nodes; they report nothing until the
+    compute's next audit writes its list."""
+    path = tmp_path / "v3.sqlite"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    for version, script in MIGRATIONS[:3]:
+        conn.executescript(
+            f"BEGIN; {script}; INSERT INTO schema_version VALUES ({version}); COMMIT;"
+        )
+    conn.execute(
+        "INSERT INTO compute_nodes (uuid, host, hypervisor_hostname, vcpus, memory_mb, local_gb,"
+        " cpu_allocation_ratio, ram_allocation_ratio, disk_allocation_ratio)"
+        " VALUES ('n1', 'h1', 'h1', 4, 4096, 40, 16.0, 1.5, 1.0)"
+    )
+    conn.close()
+    async with Database(path) as db:
+        (node,) = await db.compute_node_get_all(None)
+        assert node.uuid == "n1" and node.supported_instances == []
+
+
+async def test_destroy_removes_the_build_selection_in_the_same_job(db: Database) -> None:
+    """The build selection (aionova's placement allocation) goes with the instance row;
+    another instance's stays; none is recorded for an instance already deleted."""
+    await _instance(db)
+    await db.instance_create(None, Instance(uuid="u2", flavor=FLAVOR, memory_mb=512))
+    await db.build_selections_record(None, [("u1", "h1", "n1"), ("u2", "h2", "n2")])
+
+    async def selections() -> dict[str, tuple[str, str]]:
+        rows = await db.db.fetchall("SELECT instance_uuid, host, node FROM build_selections")
+        return {r[0]: (r[1], r[2]) for r in rows}
+
+    assert await selections() == {"u1": ("h1", "n1"), "u2": ("h2", "n2")}
+    destroyed = await db.instance_destroy(None, "u1")
+    assert destroyed.deleted
+    assert await selections() == {"u2": ("h2", "n2")}
+    # A build scheduled while its instance was deleted leaves no row behind.
+    await db.build_selections_record(None, [("u1", "h3", "n3")])
+    assert await selections() == {"u2": ("h2", "n2")}
+    with pytest.raises(exception.InstanceNotFound):
+        await db.instance_destroy(None, "u1")
+    assert await selections() == {"u2": ("h2", "n2")}
+
+
+async def test_failed_destroy_keeps_the_build_selection(db: Database, monkeypatch) -> None:
+    """One job: if the delete of the selection fails, the instance row is not deleted."""
+    from aionova.db import moves
+
+    await _instance(db)
+    await db.build_selections_record(None, [("u1", "h1", "n1")])
+    monkeypatch.setattr(moves, "_SELECTION_DELETE", "DELETE FROM no_such_table WHERE x=?")
+    with pytest.raises(sqlite3.OperationalError):
+        await db.instance_destroy(None, "u1")
+    assert not (await db.instance_get(None, "u1")).deleted
+    rows = await db.db.fetchall("SELECT instance_uuid FROM build_selections")
+    assert [r[0] for r in rows] == ["u1"]

@@ -10,6 +10,7 @@ import pytest
 from aionova import exception
 from aionova.config import Config
 from aionova.objects import (
+    ComputeNode,
     Destination,
     Flavor,
     ImageMeta,
@@ -171,8 +172,19 @@ def _image(**props: object) -> ImageMeta:
 
 def test_image_properties_filter() -> None:
     """Scenario 23's filter: the image's arch / hv type / vm mode vs supported_instances."""
-    host = _host()
-    assert host.supported_instances == [("x86_64", "fake", "hvm")]  # the fake hypervisor
+    host = HostState("h", "h")
+    assert host.supported_instances == []  # nothing until its compute node is read
+    node = ComputeNode(
+        uuid="n",
+        host="h",
+        hypervisor_hostname="h",
+        vcpus=2,
+        memory_mb=2048,
+        local_gb=100,
+        supported_instances=[("x86_64", "fake", "hvm")],  # what its hypervisor reports
+    )
+    host.update_from_compute_node(node)
+    assert host.supported_instances == [("x86_64", "fake", "hvm")]
     passes = ImagePropertiesFilter().host_passes
     assert passes(host, _spec())  # no image
     assert passes(host, _spec(image=_image(os_distro="fedora")))  # nothing host-related
@@ -209,6 +221,7 @@ async def test_rebuild_check_runs_only_rebuild_filters_and_consumes_nothing() ->
 
     manager.host_manager.refresh = no_refresh  # type: ignore[method-assign]
     full = _host("a", total=2048, free=0)  # RamFilter would refuse it; no service: nor
+    full.supported_instances = [("x86_64", "fake", "hvm")]  # what its compute reported
     manager.host_manager.host_states = {("a", "a"): full, ("b", "b"): _host("b")}  # Compute
     before = (full.free_ram_mb, full.free_disk_mb, full.vcpus_used, full.num_instances)
     x86, arm = _image(hw_architecture="x86_64"), _image(hw_architecture="aarch64")
