@@ -27,6 +27,7 @@ from aionova.api.schemas import (
     convert,
     decode_json,
 )
+from aionova.api.zones import service_zone
 from aionova.objects import Service
 
 _SERVICE_NS = uuidlib.UUID("6f0a3a52-6d8e-4d1e-9a55-3b2f1b0c7e11")
@@ -47,7 +48,7 @@ def _service_view(request: web.Request, svc: Service) -> dict[str, Any]:
         "id": service_uuid(svc) if version.at_least("2.53") else svc.id,
         "binary": svc.binary,
         "host": svc.host,
-        "zone": "nova" if svc.binary == "nova-compute" else "internal",
+        "zone": service_zone(svc),
         "status": "disabled" if svc.disabled else "enabled",
         "state": "up" if up else "down",
         "updated_at": views.iso(svc.updated_at),

@@ -19,15 +19,26 @@ ACCESS_IP_V6 = "access_ip_v6"
 DISK_CONFIG = "disk_config"
 
 
+def _naive_utc(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)
+    return value
+
+
 def iso(value: dt.datetime | str | None) -> str | None:
     """``2026-08-01T10:00:00Z`` (Nova's text form), or None."""
     if value is None:
         return None
     if isinstance(value, str):
         return value
-    if value.tzinfo is not None:
-        value = value.astimezone(dt.UTC).replace(tzinfo=None)
-    return value.replace(microsecond=0).isoformat() + "Z"
+    return _naive_utc(value).replace(microsecond=0).isoformat() + "Z"
+
+
+def iso_micro(value: dt.datetime | None) -> str | None:
+    """``2026-08-01T10:00:00.000000`` (Nova's JSON form of a datetime field), or None."""
+    if value is None:
+        return None
+    return _naive_utc(value).isoformat(timespec="microseconds")
 
 
 def links(base: str, kind: str, ident: str) -> list[dict[str, str]]:

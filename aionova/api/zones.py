@@ -8,11 +8,11 @@ zones ``os-services`` reports).
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from aiohttp import web
 
+from aionova.api import views
 from aionova.api.auth import require_admin
 from aionova.api.common import HOST_API, SERVICEGROUP, ctxt_of, reply
 from aionova.objects import Service
@@ -25,15 +25,6 @@ _API_SERVICES = frozenset({"nova-osapi_compute", "nova-metadata"})
 
 def service_zone(svc: Service) -> str:
     return DEFAULT_ZONE if svc.binary == "nova-compute" else INTERNAL_ZONE
-
-
-def _timestamp(value: dt.datetime | None) -> str | None:
-    """Nova's JSON form of a naive UTC datetime: ``2026-08-01T10:00:00.000000``."""
-    if value is None:
-        return None
-    if value.tzinfo is not None:
-        value = value.astimezone(dt.UTC).replace(tzinfo=None)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%f")
 
 
 def _zones(services: list[Service]) -> tuple[list[str], list[str]]:
@@ -76,7 +67,7 @@ async def detail(request: web.Request) -> web.Response:
         hosts[service_zone(svc)].setdefault(svc.host, {})[svc.binary] = {
             "available": servicegroup.service_is_up(svc),
             "active": not svc.disabled,
-            "updated_at": _timestamp(svc.updated_at),
+            "updated_at": views.iso_micro(svc.updated_at),
         }
     info: list[dict[str, Any]] = [
         {"zoneName": zone, "zoneState": {"available": True}, "hosts": hosts[zone]}

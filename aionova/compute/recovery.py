@@ -186,13 +186,9 @@ class RecoveryMixin:
             return
         if not self.config.DEFAULT.resume_guests_state_on_host_boot:
             return
-        resume = getattr(self.driver, "resume_state_on_host_boot", None)
-        if resume is None:
-            LOG.warning("%s: the driver cannot resume guests (%s)", self.host, instance.uuid)
-            return
         LOG.info("%s: resuming %s after the compute restart", self.host, instance.uuid)
         try:
-            await resume(instance)
+            await self.driver.resume_state_on_host_boot(instance)
         except NotImplementedError:
             LOG.warning("%s: the driver cannot resume guests (%s)", self.host, instance.uuid)
         except Exception:

@@ -77,3 +77,6 @@ class ComputeDriver(Protocol):
 
     async def rebuild(self, instance: Instance, image_meta: ImageMeta | None) -> None:
         """Re-create a guest's disk from an image and start it."""
+
+    async def resume_state_on_host_boot(self, instance: Instance) -> None:
+        """Bring back a guest the host lost when it restarted (NotImplementedError: cannot)."""

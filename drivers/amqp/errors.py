@@ -26,6 +26,12 @@ LIBRARY_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+def being_cancelled() -> bool:
+    """Whether someone is cancelling the current task (``Task.cancel``)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
 def is_library_cancellation(exc: BaseException) -> bool:
     """A ``CancelledError`` that aiormq handed to a task nobody is cancelling.
 
@@ -34,10 +40,7 @@ def is_library_cancellation(exc: BaseException) -> bool:
     (a publisher confirm, a declaration) then raises. For the waiting task it
     means "connection lost", not "you were cancelled".
     """
-    if not isinstance(exc, asyncio.CancelledError):
-        return False
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() == 0
+    return isinstance(exc, asyncio.CancelledError) and not being_cancelled()
 
 
 def map_exception(exc: BaseException, what: str = "AMQP operation") -> MessagingException:

@@ -13,6 +13,7 @@ from drivers.amqp.connection import Connector
 from drivers.amqp.errors import (
     LIBRARY_ERRORS,
     DeclarationConflict,
+    being_cancelled,
     is_returned,
     map_exception,
 )
@@ -29,13 +30,6 @@ def attempts_for(retry: int | None) -> int | None:
     if retry is None or retry < 0:
         return None
     return retry + 1
-
-
-def _reraise_cancellation() -> None:
-    """Keep a cancellation the library turned into another error (aiormq may do so)."""
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
 
 
 class Publisher:
@@ -128,8 +122,10 @@ class Publisher:
                     f"publishing to {exchange.name!r}/{routing_key!r}: {exc}"
                 ) from exc
             except (*LIBRARY_ERRORS, TransportError, asyncio.CancelledError) as exc:
-                # Ours (re-raised), or aiormq's for a connection it dropped (retried).
-                _reraise_cancellation()
+                # Ours (re-raised, whatever the library turned it into), or aiormq's
+                # for a connection it dropped (retried).
+                if being_cancelled():
+                    raise asyncio.CancelledError from exc
                 if is_returned(exc):
                     raise MessageUndeliverable(
                         f"no queue bound to {routing_key!r} on exchange {exchange.name!r}"
