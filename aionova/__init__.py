@@ -1,1 +1,1 @@
-"""A small Nova control plane (api, conductor, scheduler, compute) on the ``rpc`` framework."""
+"""A small Nova control plane (api, conductor, scheduler, compute) on ``aionova.rpc``."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import rpc
+from aionova import rpc
 from aionova.context import RequestContext
 
 NAMESPACE = "baseapi"

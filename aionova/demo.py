@@ -14,7 +14,7 @@ import logging
 import sys
 from typing import Any
 
-import rpc
+from aionova import rpc
 
 TOPIC = "compute"
 

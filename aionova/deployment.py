@@ -11,8 +11,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-import rpc
-from aionova import messaging
+from aionova import messaging, rpc
 from aionova.compute.api import API
 from aionova.compute.manager import ComputeManager
 from aionova.conductor.manager import ConductorManager

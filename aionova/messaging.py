@@ -1,4 +1,4 @@
-"""Glue between aionova and ``rpc``: transports, clients and servers built the same way
+"""Glue between aionova and ``aionova.rpc``: transports, clients and servers built the same way
 everywhere, plus counters of the messages sent (the boot-storm bench reads them)."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-import rpc
+from aionova import rpc
 from aionova.exception import ALLOWED_EXMODS
 from aionova.objects.base import ObjectSerializer
 

@@ -10,8 +10,7 @@ import random
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import rpc
-from aionova import exception
+from aionova import exception, rpc
 from aionova.baserpc import BaseRPCAPI
 from aionova.context import RequestContext, get_admin_context
 from aionova.manager import Manager

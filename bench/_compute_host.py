@@ -57,8 +57,7 @@ async def drop_exchange(url: str, timeout: float = 10.0) -> None:
     apart, it does not isolate two runs going on at the same time.
     """
     import aio_pika
-
-    from drivers.amqp.settings import parse_url
+    from aionova.drivers.amqp.settings import parse_url
 
     settings = parse_url(url)
     host = settings.hosts[0]

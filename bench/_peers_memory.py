@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 
-import rpc
+from aionova import rpc
 from bench._stats import CONTEXT, AsyncTally, Tally
 
 TOPIC = "bench_rpc"

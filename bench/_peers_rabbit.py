@@ -14,7 +14,7 @@ from typing import Any
 import aio_pika
 import msgspec
 
-import rpc
+from aionova import rpc
 from bench._peers_memory import Endpoint
 from bench._stats import CONTEXT, Tally
 

@@ -1,1 +1,1 @@
-"""Transports for ``rpc``: each implements the ``rpc.driver.Driver`` protocol."""
+"""Transports for ``aionova.rpc``: each implements the ``aionova.rpc.driver.Driver`` protocol."""

@@ -3,8 +3,8 @@
 Everything a user needs is importable from here; ``__all__`` is the public API.
 """
 
-from rpc.client import RPCClient
-from rpc.endpoint import (
+from aionova.rpc._client import RPCClient
+from aionova.rpc._endpoint import (
     DefaultRPCAccessPolicy,
     ExplicitRPCAccessPolicy,
     LegacyRPCAccessPolicy,
@@ -12,7 +12,11 @@ from rpc.endpoint import (
     expected_exceptions,
     expose,
 )
-from rpc.errors import (
+from aionova.rpc._serializer import NoOpSerializer, Serializer
+from aionova.rpc._server import RPCServer, get_rpc_server
+from aionova.rpc._target import Target
+from aionova.rpc._transport import Transport, TransportOptions, get_rpc_transport
+from aionova.rpc.errors import (
     ExpectedException,
     InvalidTarget,
     MalformedMessage,
@@ -27,10 +31,6 @@ from rpc.errors import (
     TransportError,
     UnsupportedVersion,
 )
-from rpc.serializer import NoOpSerializer, Serializer
-from rpc.server import RPCServer, get_rpc_server
-from rpc.target import Target
-from rpc.transport import Transport, TransportOptions, get_rpc_transport
 
 __all__ = [
     "DefaultRPCAccessPolicy",

@@ -2,7 +2,7 @@
 
 A driver moves opaque bytes between addresses. It knows exchanges, queues and
 routing; it knows nothing of endpoints, versions, contexts or errors' meaning.
-Every body it carries was produced by ``rpc.envelope`` and is handed back
+Every body it carries was produced by ``aionova.rpc._envelope`` and is handed back
 unchanged, so every driver runs the same codec and error round-trip.
 
 Contract (every driver MUST):
@@ -24,7 +24,7 @@ Contract (every driver MUST):
 * Call ``Delivery.done()``'s coroutine exactly once per delivery handed out
   (the server does this after processing); drivers that acknowledge on receipt
   may treat it as a no-op.
-* Map its library's exceptions to ``rpc.errors`` (``MessageDeliveryFailure``,
+* Map its library's exceptions to ``aionova.rpc.errors`` (``MessageDeliveryFailure``,
   ``MessageUndeliverable``, ``TransportError``): nothing else escapes.
 * Bound every wait: ``retry`` None or -1 means retry publishing forever, 0 one
   attempt, N means N+1 attempts, then ``MessageDeliveryFailure``.
@@ -35,7 +35,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Protocol, runtime_checkable
 
-from rpc.target import Target
+from aionova.rpc._target import Target
 
 
 @runtime_checkable

@@ -18,7 +18,7 @@
 
 Every error keeps its constructor's positional arguments in ``args`` and its
 keyword arguments in ``kwargs``, so that ``type(e)(*e.args, **e.kwargs)``
-rebuilds it exactly on the other side of the wire (see ``rpc.failures``).
+rebuilds it exactly on the other side of the wire (see ``aionova.rpc._failures``).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Helpers for testing services built on ``rpc`` (pytest-free).
+"""Helpers for testing services built on ``aionova.rpc`` (pytest-free).
 
 ``RecordingEndpoint`` records what reaches it and lets a test wait for it with
 a timeout instead of sleeping; ``capture`` subscribes to a target's queues at
@@ -12,10 +12,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from rpc import envelope
-from rpc.driver import Delivery
-from rpc.target import Target
-from rpc.transport import Transport
+from aionova.rpc import _envelope as envelope
+from aionova.rpc._target import Target
+from aionova.rpc._transport import Transport
+from aionova.rpc.driver import Delivery
 
 
 class RecordingEndpoint:
@@ -94,7 +94,7 @@ class Captured:
 async def capture(transport: Transport, target: Target) -> AsyncIterator[Captured]:
     """Listen on ``target`` (topic and server) at the driver level, no dispatching."""
     captured = Captured()
-    listener = await transport.driver.listen(target, captured.on_message)
+    listener = await transport._driver.listen(target, captured.on_message)
     try:
         yield captured
     finally:

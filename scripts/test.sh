@@ -10,7 +10,7 @@ if [ ! -x .venv/bin/python ]; then "$PYTHON" -m venv .venv; fi
 .venv/bin/python -m pip install -q -e '.[test]'
 
 bash scripts/rabbitmq.sh start
-export AIONOVA_RABBIT_URL=${AIONOVA_RABBIT_URL:-rabbit://guest:guest@127.0.0.1:5672/}
+export AIONOVA_RABBIT_URL=${AIONOVA_RABBIT_URL:-rabbit://guest:guest@127.0.0.1:${AIONOVA_RABBIT_PORT:-5672}/}
 
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

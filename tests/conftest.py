@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-import rpc
+from aionova import rpc
 
 DEFAULT_RABBIT_URL = "rabbit://guest:guest@127.0.0.1:5672/"
 

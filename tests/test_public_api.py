@@ -1,8 +1,8 @@
-"""The public surface of ``rpc`` is exactly its ``__all__``."""
+"""The public surface of ``aionova.rpc`` is exactly its ``__all__``."""
 
 from __future__ import annotations
 
-import rpc
+from aionova import rpc
 
 EXPECTED = {
     "Target",

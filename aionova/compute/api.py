@@ -5,8 +5,7 @@ from __future__ import annotations
 import uuid as uuidlib
 from typing import Any
 
-import rpc
-from aionova import exception
+from aionova import exception, rpc
 from aionova.compute.api_actions import ActionsMixin
 from aionova.compute.checks import check_instance_state
 from aionova.compute.host_api import HostAPI

@@ -15,8 +15,7 @@ import traceback
 from collections.abc import Coroutine
 from typing import Any
 
-import rpc
-from aionova import exception
+from aionova import exception, rpc
 from aionova.compute.locks import KeyedLocks
 from aionova.compute.power import PowerMixin
 from aionova.compute.reboot import RebootMixin

@@ -11,8 +11,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import rpc
-from aionova import exception
+from aionova import exception, rpc
 from aionova.config import Config
 from aionova.context import RequestContext
 from aionova.messaging import Client

@@ -8,8 +8,7 @@ import traceback
 from collections.abc import Sequence
 from typing import Any
 
-import rpc
-from aionova import exception
+from aionova import exception, rpc
 from aionova.compute.rpcapi import ComputeAPI
 from aionova.conductor.rebuild import RebuildTaskMixin
 from aionova.config import Config

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import rpc
+from aionova import rpc
 from aionova.config import Config
 from aionova.context import RequestContext
 from aionova.messaging import Client

@@ -5,8 +5,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-import rpc
-from aionova import exception
+from aionova import exception, rpc
 from aionova.config import Config
 from aionova.context import RequestContext
 from aionova.db import Database

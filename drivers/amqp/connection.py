@@ -24,11 +24,10 @@ from collections.abc import Awaitable, Callable
 
 import aio_pika
 from aio_pika.abc import AbstractConnection
+from aionova.drivers.amqp.errors import LIBRARY_ERRORS, is_library_cancellation, map_exception
+from aionova.drivers.amqp.settings import AmqpSettings, Host
+from aionova.rpc.errors import TransportError
 from yarl import URL
-
-from drivers.amqp.errors import LIBRARY_ERRORS, is_library_cancellation, map_exception
-from drivers.amqp.settings import AmqpSettings, Host
-from rpc.errors import TransportError
 
 LOG = logging.getLogger(__name__)
 

@@ -6,16 +6,21 @@ import asyncio
 import logging
 from typing import Final
 
-from drivers.amqp import naming
-from drivers.amqp.connection import Connector
-from drivers.amqp.listener import AmqpListener
-from drivers.amqp.messages import expiration_ms, properties
-from drivers.amqp.publisher import Publisher
-from drivers.amqp.replies import ReplySender
-from drivers.amqp.settings import AmqpSettings, parse_url
-from rpc.driver import MessageHandler, ReplyHandler
-from rpc.errors import InvalidTarget, MessageDeliveryFailure, MessagingTimeout, TransportError
-from rpc.target import Target
+from aionova.drivers.amqp import naming
+from aionova.drivers.amqp.connection import Connector
+from aionova.drivers.amqp.listener import AmqpListener
+from aionova.drivers.amqp.messages import expiration_ms, properties
+from aionova.drivers.amqp.publisher import Publisher
+from aionova.drivers.amqp.replies import ReplySender
+from aionova.drivers.amqp.settings import AmqpSettings, parse_url
+from aionova.rpc._target import Target
+from aionova.rpc.driver import MessageHandler, ReplyHandler
+from aionova.rpc.errors import (
+    InvalidTarget,
+    MessageDeliveryFailure,
+    MessagingTimeout,
+    TransportError,
+)
 
 LOG = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""The one place aio-pika/aiormq exceptions become ``rpc`` errors.
+"""The one place aio-pika/aiormq exceptions become ``aionova.rpc`` errors.
 
 Everything the AMQP libraries (or the socket under them) raise is either a
 returned mandatory message (``MessageUndeliverable``) or a transport failure
@@ -12,8 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import aiormq.exceptions as amqp_exc
-
-from rpc.errors import MessageUndeliverable, MessagingException, TransportError
+from aionova.rpc.errors import MessageUndeliverable, MessagingException, TransportError
 
 #: Exceptions that mean "the connection or channel failed": retry after reconnecting.
 LIBRARY_ERRORS: tuple[type[BaseException], ...] = (
@@ -44,7 +43,7 @@ def is_library_cancellation(exc: BaseException) -> bool:
 
 
 def map_exception(exc: BaseException, what: str = "AMQP operation") -> MessagingException:
-    """The ``rpc`` error for a library exception (``MessagingException`` passes through)."""
+    """The ``aionova.rpc`` error for a library exception (``MessagingException`` passes through)."""
     if isinstance(exc, MessagingException):
         return exc
     if isinstance(exc, asyncio.CancelledError):
@@ -87,7 +86,7 @@ class DeclarationConflict(TransportError):
 
 @contextmanager
 def translated(what: str = "AMQP operation") -> Iterator[None]:
-    """Re-raise library exceptions as ``rpc`` errors, chaining the original."""
+    """Re-raise library exceptions as ``aionova.rpc`` errors, chaining the original."""
     try:
         yield
     except LIBRARY_ERRORS as exc:

@@ -8,15 +8,14 @@ import logging
 from collections.abc import Awaitable
 
 from aio_pika.abc import AbstractChannel, AbstractConnection
+from aionova.drivers.amqp.connection import Connector
+from aionova.drivers.amqp.errors import LIBRARY_ERRORS, translated
+from aionova.drivers.amqp.messages import BadMessage, body_of
+from aionova.drivers.amqp.naming import QueueSpec
+from aionova.drivers.amqp.settings import AmqpSettings
+from aionova.drivers.amqp.topology import Declarer
+from aionova.rpc.driver import MessageHandler
 from aiormq.abc import DeliveredMessage
-
-from drivers.amqp.connection import Connector
-from drivers.amqp.errors import LIBRARY_ERRORS, translated
-from drivers.amqp.messages import BadMessage, body_of
-from drivers.amqp.naming import QueueSpec
-from drivers.amqp.settings import AmqpSettings
-from drivers.amqp.topology import Declarer
-from rpc.driver import MessageHandler
 
 LOG = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from drivers.amqp.settings import AmqpSettings
-from rpc.target import Target
+from aionova.drivers.amqp.settings import AmqpSettings
+from aionova.rpc._target import Target
 
 REPLY_PREFIX = "reply_"
 FANOUT_SUFFIX = "_fanout"

@@ -7,20 +7,19 @@ import contextlib
 import logging
 
 from aio_pika.abc import AbstractChannel, AbstractConnection
-from pamqp.commands import Basic
-
-from drivers.amqp.connection import Connector
-from drivers.amqp.errors import (
+from aionova.drivers.amqp.connection import Connector
+from aionova.drivers.amqp.errors import (
     LIBRARY_ERRORS,
     DeclarationConflict,
     being_cancelled,
     is_returned,
     map_exception,
 )
-from drivers.amqp.naming import ExchangeSpec
-from drivers.amqp.settings import AmqpSettings
-from drivers.amqp.topology import Declarer
-from rpc.errors import MessageDeliveryFailure, MessageUndeliverable, TransportError
+from aionova.drivers.amqp.naming import ExchangeSpec
+from aionova.drivers.amqp.settings import AmqpSettings
+from aionova.drivers.amqp.topology import Declarer
+from aionova.rpc.errors import MessageDeliveryFailure, MessageUndeliverable, TransportError
+from pamqp.commands import Basic
 
 LOG = logging.getLogger(__name__)
 

@@ -6,11 +6,11 @@ import asyncio
 import logging
 import time
 
-from drivers.amqp.messages import properties
-from drivers.amqp.naming import DEFAULT_EXCHANGE
-from drivers.amqp.publisher import Publisher
-from drivers.amqp.settings import AmqpSettings
-from rpc.errors import MessageDeliveryFailure, MessageUndeliverable
+from aionova.drivers.amqp.messages import properties
+from aionova.drivers.amqp.naming import DEFAULT_EXCHANGE
+from aionova.drivers.amqp.publisher import Publisher
+from aionova.drivers.amqp.settings import AmqpSettings
+from aionova.rpc.errors import MessageDeliveryFailure, MessageUndeliverable
 
 LOG = logging.getLogger(__name__)
 

@@ -18,9 +18,12 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue, ExchangeType
-
-from drivers.amqp.errors import DeclarationConflict, is_durable_mismatch, is_precondition_failed
-from drivers.amqp.naming import ExchangeSpec, QueueSpec
+from aionova.drivers.amqp.errors import (
+    DeclarationConflict,
+    is_durable_mismatch,
+    is_precondition_failed,
+)
+from aionova.drivers.amqp.naming import ExchangeSpec, QueueSpec
 
 LOG = logging.getLogger(__name__)
 

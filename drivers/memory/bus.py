@@ -19,8 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 import msgspec
-
-from rpc.errors import MessageUndeliverable
+from aionova.rpc.errors import MessageUndeliverable
 
 LOG = logging.getLogger(__name__)
 

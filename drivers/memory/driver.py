@@ -1,4 +1,4 @@
-"""MemoryDriver: the ``rpc.driver.Driver`` protocol over an in-process Bus.
+"""MemoryDriver: the ``aionova.rpc.driver.Driver`` protocol over an in-process Bus.
 
 ``memory://`` is the default bus; ``memory://NAME`` a separate one. Drivers
 with the same name in one process share a bus, so a client transport and a
@@ -11,9 +11,9 @@ import os
 import weakref
 from urllib.parse import parse_qs, urlsplit
 
-from drivers.memory.bus import Bus, BusStatistics, Consumer
-from rpc.driver import MessageHandler, ReplyHandler
-from rpc.target import Target
+from aionova.drivers.memory.bus import Bus, BusStatistics, Consumer
+from aionova.rpc._target import Target
+from aionova.rpc.driver import MessageHandler, ReplyHandler
 
 # Registry of live buses by name; a bus lives while a driver holds it.
 _BUSES: weakref.WeakValueDictionary[str, Bus] = weakref.WeakValueDictionary()
@@ -41,7 +41,7 @@ class MemoryListener:
 
 
 class MemoryDriver:
-    """In-process transport; see ``rpc.driver`` for the contract."""
+    """In-process transport; see ``aionova.rpc.driver`` for the contract."""
 
     def __init__(self, url: str = "memory://") -> None:
         parts = urlsplit(url)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from drivers.amqp import parse_url
-from drivers.amqp.connection import broker_url
+from aionova.drivers.amqp import parse_url
+from aionova.drivers.amqp.connection import broker_url
 
 REPO = Path(__file__).resolve().parents[2]
 

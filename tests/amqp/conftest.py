@@ -11,9 +11,8 @@ from collections.abc import AsyncIterator
 
 import aio_pika
 import pytest
+from aionova.drivers.amqp import AmqpDriver
 from amqp_helpers import amqp_url
-
-from drivers.amqp import AmqpDriver
 
 
 @pytest.fixture

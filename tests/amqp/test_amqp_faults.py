@@ -12,10 +12,8 @@ from typing import Any
 
 import aio_pika
 import pytest
-from amqp_helpers import amqp_url, broker_ctl
-
-from drivers.amqp import AmqpDriver, parse_url
-from rpc import (
+from aionova.drivers.amqp import AmqpDriver, parse_url
+from aionova.rpc import (
     MessageDeliveryFailure,
     MessagingTimeout,
     RPCClient,
@@ -23,6 +21,7 @@ from rpc import (
     get_rpc_server,
     get_rpc_transport,
 )
+from amqp_helpers import amqp_url, broker_ctl
 
 pytestmark = pytest.mark.rabbit
 
@@ -128,7 +127,7 @@ async def test_dropped_tcp_connection_reconnects(rabbit_url: str, topic: str) ->
             assert proxy.cut() == 2  # the publish and the consume connections
             failures = await call_until_ok(client, time.monotonic() + 30)
             assert failures <= 3
-            connections = transport.driver.connections  # type: ignore[attr-defined]
+            connections = transport._driver.connections  # type: ignore[attr-defined]
             assert connections["publish"] >= 2 and connections["consume"] >= 2
 
 

@@ -8,8 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-
-from rpc import (
+from aionova.rpc import (
     MessagingTimeout,
     RemoteError,
     RPCClient,

@@ -5,18 +5,17 @@ from __future__ import annotations
 import re
 
 import pytest
-
-from drivers.amqp.messages import BadMessage, body_of, expiration_ms, properties
-from drivers.amqp.naming import (
+from aionova.drivers.amqp.messages import BadMessage, body_of, expiration_ms, properties
+from aionova.drivers.amqp.naming import (
     fanout_exchange,
     publish_address,
     reply_queue,
     server_queues,
     shared_queue_arguments,
 )
-from drivers.amqp.publisher import attempts_for
-from drivers.amqp.settings import AmqpSettings, Host, parse_url
-from rpc.target import Target
+from aionova.drivers.amqp.publisher import attempts_for
+from aionova.drivers.amqp.settings import AmqpSettings, Host, parse_url
+from aionova.rpc._target import Target
 
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
 

@@ -10,10 +10,9 @@ from typing import Any
 import aio_pika
 import aiormq
 import pytest
-
-from drivers.amqp import AmqpDriver
-from rpc import RPCClient, Target, get_rpc_server
-from rpc.transport import Transport
+from aionova.drivers.amqp import AmqpDriver
+from aionova.rpc import RPCClient, Target, get_rpc_server
+from aionova.rpc._transport import Transport
 
 pytestmark = pytest.mark.rabbit
 
@@ -225,7 +224,7 @@ async def test_reply_is_mandatory_and_retried_until_the_queue_exists(
 async def test_mandatory_request_to_missing_queue_is_undeliverable(
     driver: AmqpDriver, topic: str
 ) -> None:
-    from rpc import MessageUndeliverable
+    from aionova.rpc import MessageUndeliverable
 
     with pytest.raises(MessageUndeliverable):
         await driver.send(Target(topic=topic), b"{}", mandatory=True)

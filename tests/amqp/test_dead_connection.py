@@ -15,9 +15,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-
-from drivers.amqp import AmqpDriver, parse_url
-from rpc import MessagingTimeout, RPCClient, Target, get_rpc_server, get_rpc_transport
+from aionova.drivers.amqp import AmqpDriver, parse_url
+from aionova.rpc import MessagingTimeout, RPCClient, Target, get_rpc_server, get_rpc_transport
 
 pytestmark = pytest.mark.rabbit
 
@@ -169,7 +168,7 @@ async def test_silent_connection_detected_by_heartbeat_and_recovered(
             get_rpc_transport(url) as transport,
             get_rpc_server(transport, Target(topic=topic, server="s"), [worker]),
         ):
-            driver = transport.driver
+            driver = transport._driver
             assert isinstance(driver, AmqpDriver)
             assert driver.settings.heartbeat == HEARTBEAT
             client = RPCClient(transport, Target(topic=topic), timeout=5)

@@ -16,10 +16,8 @@ from typing import Any
 import aio_pika
 import aiormq
 import pytest
-from amqp_helpers import amqp_url
-
-from drivers.amqp.errors import DeclarationConflict
-from rpc import (
+from aionova.drivers.amqp.errors import DeclarationConflict
+from aionova.rpc import (
     MessageDeliveryFailure,
     RPCClient,
     Target,
@@ -27,6 +25,7 @@ from rpc import (
     get_rpc_server,
     get_rpc_transport,
 )
+from amqp_helpers import amqp_url
 
 pytestmark = pytest.mark.rabbit
 

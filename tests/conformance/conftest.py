@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-import rpc
+from aionova import rpc
 
 
 @pytest.fixture(params=["memory", pytest.param("rabbit", marks=pytest.mark.rabbit)])

@@ -10,10 +10,10 @@ import datetime
 from typing import Any
 
 import pytest
+from aionova.rpc import _envelope as envelope
+from aionova.rpc.testing import RecordingEndpoint, capture
 
-import rpc
-from rpc import envelope
-from rpc.testing import RecordingEndpoint, capture
+from aionova import rpc
 from tests.conformance import remote_errors
 
 CTX = {"user": "u1", "project": "p1", "request_id": "req-1"}
@@ -298,9 +298,9 @@ async def test_duplicate_unique_id_is_dropped(transport: rpc.Transport, topic: s
     (server,) = await _servers(transport, topic, [endpoint])
     body = envelope.encode_request("record", {"n": 1}, CTX)
     target = rpc.Target(topic=topic)
-    await transport.driver.send(target, body)
-    await transport.driver.send(target, body)
-    await transport.driver.send(target, envelope.encode_request("record", {"n": 2}, CTX))
+    await transport._driver.send(target, body)
+    await transport._driver.send(target, body)
+    await transport._driver.send(target, envelope.encode_request("record", {"n": 2}, CTX))
     calls = await endpoint.wait_for_calls(2)
     assert calls == [("record", {"n": 1}), ("record", {"n": 2})]
     await _stop(server)

@@ -8,10 +8,10 @@ from typing import Any
 
 import oslo_messaging
 import pytest
+from aionova.rpc import RemoteError, RPCClient, Target, get_rpc_server, get_rpc_transport
 from interop_endpoints import AllowedError, Endpoint
 
-import rpc
-from rpc import RemoteError, RPCClient, Target, get_rpc_server, get_rpc_transport
+from aionova import rpc
 
 pytestmark = [pytest.mark.rabbit, pytest.mark.interop]
 

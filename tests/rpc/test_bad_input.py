@@ -6,10 +6,10 @@ import logging
 from typing import Any
 
 import pytest
+from aionova.rpc import _envelope as envelope
+from aionova.rpc.testing import RecordingEndpoint
 
-import rpc
-from rpc import envelope
-from rpc.testing import RecordingEndpoint
+from aionova import rpc
 
 CTX = {"user": "u"}
 
@@ -51,8 +51,8 @@ async def test_undecodable_bodies_are_logged_and_dropped(
     body: bytes,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    with caplog.at_level(logging.ERROR, logger="rpc.server"):
-        await transport.driver.send(rpc.Target(topic=topic), body)
+    with caplog.at_level(logging.ERROR, logger="aionova.rpc._server"):
+        await transport._driver.send(rpc.Target(topic=topic), body)
         await _still_serving(served)
     assert any("malformed" in r.getMessage() for r in caplog.records)
 
@@ -60,13 +60,13 @@ async def test_undecodable_bodies_are_logged_and_dropped(
 async def test_missing_method_in_a_call_is_answered(
     transport: rpc.Transport, served: rpc.RPCClient, topic: str
 ) -> None:
-    reply_q = await transport.replies.address()
-    waiter = transport.replies.register("a" * 32, 5, None)
+    reply_q = await transport._replies.address()
+    waiter = transport._replies.register("a" * 32, 5, None)
     body = envelope.wrap({"args": {}, "_msg_id": "a" * 32, "_reply_q": reply_q, "_unique_id": "u"})
-    await transport.driver.send(rpc.Target(topic=topic), body)
+    await transport._driver.send(rpc.Target(topic=topic), body)
     with pytest.raises(rpc.MalformedMessage, match="no method"):
         await waiter.future
-    transport.replies.unregister(waiter)
+    transport._replies.unregister(waiter)
     await _still_serving(served)
 
 
@@ -101,7 +101,7 @@ async def test_result_the_codec_cannot_encode(served: rpc.RPCClient) -> None:
 
 
 async def test_malformed_reply_is_dropped(transport: rpc.Transport, served: rpc.RPCClient) -> None:
-    reply_q = await transport.replies.address()
-    await transport.driver.reply(reply_q, b"garbage")
-    await transport.driver.reply(reply_q, envelope.wrap({"result": 1, "_msg_id": "unknown"}))
+    reply_q = await transport._replies.address()
+    await transport._driver.reply(reply_q, b"garbage")
+    await transport._driver.reply(reply_q, envelope.wrap({"result": 1, "_msg_id": "unknown"}))
     await _still_serving(served)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from aionova.rpc.testing import RecordingEndpoint, capture
 
-import rpc
-from rpc.testing import RecordingEndpoint, capture
+from aionova import rpc
 
 CTX = {"user": "u1"}
 

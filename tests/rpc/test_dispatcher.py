@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from aionova.rpc._dispatcher import Dispatcher
 
-import rpc
-from rpc.dispatcher import Dispatcher
+from aionova import rpc
 
 
 class Endpoint:

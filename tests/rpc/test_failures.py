@@ -7,9 +7,9 @@ import logging
 from typing import Any
 
 import pytest
+from aionova.rpc import _failures as failures
 
-import rpc
-from rpc import failures
+from aionova import rpc
 from tests.conformance import remote_errors
 
 ALLOWED = ["tests.conformance.remote_errors"]
@@ -128,7 +128,7 @@ async def test_expected_exception_is_returned_without_error_log(
     server = rpc.get_rpc_server(transport, rpc.Target(topic=topic, server="s"), [Failing()])
     async with server:
         client = rpc.RPCClient(transport, rpc.Target(topic=topic), timeout=5)
-        with caplog.at_level(logging.DEBUG, logger="rpc.server"):
+        with caplog.at_level(logging.DEBUG, logger="aionova.rpc._server"):
             with pytest.raises(ValueError, match="expected one"):
                 await client.call({}, "expected")
             assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

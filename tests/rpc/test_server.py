@@ -8,10 +8,10 @@ from collections.abc import Awaitable
 from typing import Any
 
 import pytest
+from aionova.rpc import _envelope as envelope
+from aionova.rpc.testing import RecordingEndpoint
 
-import rpc
-from rpc import envelope
-from rpc.testing import RecordingEndpoint
+from aionova import rpc
 
 CTX: dict[str, Any] = {}
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import msgspec
 import pytest
-
-from rpc import Target
+from aionova.rpc import Target
 
 
 def test_equality_and_hash_agree() -> None:

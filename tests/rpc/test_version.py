@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from aionova.rpc import MessagingException
+from aionova.rpc._version import is_compatible, parse, validate
 from hypothesis import given
 from hypothesis import strategies as st
-
-from rpc import MessagingException
-from rpc.version import is_compatible, parse, validate
 
 
 @pytest.mark.parametrize(

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from aionova.rpc.testing import capture
 
-import rpc
-from aionova import demo
-from rpc.testing import capture
+from aionova import demo, rpc
 
 CTX = {"user": "u"}
 

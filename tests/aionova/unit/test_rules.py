@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-import rpc
+from aionova import rpc
 from aionova.compute.rpcapi import ComputeAPI
 from aionova.config import Config, UpgradeLevels
 from aionova.db import Database

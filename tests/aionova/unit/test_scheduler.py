@@ -6,6 +6,7 @@ import datetime as dt
 import random
 
 import pytest
+from aionova.rpc.errors import ExpectedException
 
 from aionova import exception
 from aionova.config import Config
@@ -32,7 +33,6 @@ from aionova.scheduler.host_manager import HostManager, HostState
 from aionova.scheduler.manager import SchedulerManager
 from aionova.scheduler.weights import RAMWeigher, ranked, weigh
 from aionova.servicegroup import ServiceGroupAPI
-from rpc.errors import ExpectedException
 
 
 def _spec(memory: int = 1024, **kw: object) -> RequestSpec:

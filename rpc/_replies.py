@@ -14,9 +14,10 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from rpc import envelope, failures
-from rpc.driver import Driver
-from rpc.errors import MalformedMessage, MessagingTimeout
+from aionova.rpc import _envelope as envelope
+from aionova.rpc import _failures as failures
+from aionova.rpc.driver import Driver
+from aionova.rpc.errors import MalformedMessage, MessagingTimeout
 
 LOG = logging.getLogger(__name__)
 

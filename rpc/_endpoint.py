@@ -8,7 +8,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from rpc.errors import ExpectedException
+from aionova.rpc.errors import ExpectedException
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -1,7 +1,7 @@
 """Transport: a driver found by URL scheme, plus the caller's reply table.
 
 Drivers are found through the ``aionova.rpc.drivers`` entry-point group
-(``memory``, ``rabbit`` …), so ``rpc`` never imports a driver module itself.
+(``memory``, ``rabbit`` …), so ``aionova.rpc`` never imports a driver module itself.
 """
 
 from __future__ import annotations
@@ -14,11 +14,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import msgspec
-
-from rpc.driver import Driver, DriverFactory
-from rpc.errors import InvalidTarget, MessagingException
-from rpc.replies import ReplyWaiters
-from rpc.target import Target
+from aionova.rpc._replies import ReplyWaiters
+from aionova.rpc._target import Target
+from aionova.rpc.driver import Driver, DriverFactory
+from aionova.rpc.errors import InvalidTarget, MessagingException
 
 DRIVER_GROUP = "aionova.rpc.drivers"
 DEFAULT_RESPONSE_TIMEOUT = 60.0
@@ -64,20 +63,20 @@ class Transport:
         allowed_remote_exmods: Iterable[str] = (),
         response_timeout: float | None = DEFAULT_RESPONSE_TIMEOUT,
     ) -> None:
-        self.driver = driver
+        self._driver = driver
         self.url = url
         self.allowed_remote_exmods = tuple(allowed_remote_exmods)
         self.response_timeout = response_timeout
-        self.replies = ReplyWaiters(driver, self.allowed_remote_exmods)
+        self._replies = ReplyWaiters(driver, self.allowed_remote_exmods)
         self._closed = False
 
-    async def cast(
+    async def _cast(
         self, target: Target, body: bytes, retry: int | None, *, mandatory: bool = False
     ) -> None:
         _check_send_target(target)
-        await self.driver.send(target, body, retry=retry, mandatory=mandatory)
+        await self._driver.send(target, body, retry=retry, mandatory=mandatory)
 
-    async def call(
+    async def _call(
         self,
         target: Target,
         msg_id: str,
@@ -90,19 +89,19 @@ class Transport:
     ) -> Any:
         """Send a request already encoded with ``msg_id`` and wait for its reply."""
         _check_send_target(target)
-        waiter = self.replies.register(msg_id, timeout, monitor)
+        waiter = self._replies.register(msg_id, timeout, monitor)
         try:
-            await self.driver.send(target, body, timeout=timeout, retry=retry, mandatory=mandatory)
+            await self._driver.send(target, body, timeout=timeout, retry=retry, mandatory=mandatory)
             return await waiter.future
         finally:
-            self.replies.unregister(waiter)
+            self._replies.unregister(waiter)
 
     async def close(self) -> None:
         if self._closed:
             return
         self._closed = True
-        self.replies.close(MessagingException("transport closed"))
-        await self.driver.close()
+        self._replies.close(MessagingException("transport closed"))
+        await self._driver.close()
 
     async def __aenter__(self) -> Transport:
         return self

@@ -18,14 +18,20 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
 
-from rpc import envelope, failures
-from rpc.dispatcher import Dispatcher, Method
-from rpc.driver import Delivery, Listener
-from rpc.endpoint import RPCAccessPolicyBase
-from rpc.errors import ExpectedException, InvalidTarget, MalformedMessage, RPCDispatcherError
-from rpc.serializer import NoOpSerializer, Serializer
-from rpc.target import Target
-from rpc.transport import Transport
+from aionova.rpc import _envelope as envelope
+from aionova.rpc import _failures as failures
+from aionova.rpc._dispatcher import Dispatcher, Method
+from aionova.rpc._endpoint import RPCAccessPolicyBase
+from aionova.rpc._serializer import NoOpSerializer, Serializer
+from aionova.rpc._target import Target
+from aionova.rpc._transport import Transport
+from aionova.rpc.driver import Delivery, Listener
+from aionova.rpc.errors import (
+    ExpectedException,
+    InvalidTarget,
+    MalformedMessage,
+    RPCDispatcherError,
+)
 
 LOG = logging.getLogger(__name__)
 
@@ -95,7 +101,7 @@ class RPCServer:
                 )
             self._stopped.clear()
             self._context = contextvars.copy_context()
-            self._listener = await self.transport.driver.listen(self.target, self._on_message)
+            self._listener = await self.transport._driver.listen(self.target, self._on_message)
             self._running = True
 
     async def stop(self) -> None:
@@ -265,7 +271,7 @@ class RPCServer:
 
     async def _send_reply(self, reply_q: str, body: bytes) -> None:
         try:
-            await self.transport.driver.reply(reply_q, body)
+            await self.transport._driver.reply(reply_q, body)
         except Exception:
             LOG.exception("%r: could not reply to %s", self, reply_q)
 
@@ -289,7 +295,7 @@ class RPCServer:
         while True:
             await asyncio.sleep(interval)
             try:
-                await self.transport.driver.reply(request.reply_q, body)
+                await self.transport._driver.reply(request.reply_q, body)
             except Exception as exc:
                 LOG.info("%r: heartbeat failed, no more heartbeats: %s", self, exc)
                 return

@@ -2,9 +2,13 @@
 
 The record is oslo.messaging's JSON object (class, module, message, tb, args,
 kwargs). A client rebuilds the exception as ``cls(*args, **kwargs)`` only for
-builtins, for ``rpc.errors`` and for modules the transport allows; the remote
-traceback is attached as a note (no ``__class__`` swapping). Anything else
-becomes ``RemoteError``.
+builtins, for our own ``aionova.rpc.errors`` and for modules the transport
+allows; the remote traceback is attached as a note (no ``__class__``
+swapping). Anything else becomes ``RemoteError``.
+
+Our errors travel with the module name ``aionova.rpc.errors``; peers running
+the layout before the library was namespaced send ``rpc.errors``, which names
+the same classes and is rebuilt from this package (never imported as ``rpc``).
 """
 
 from __future__ import annotations
@@ -18,13 +22,15 @@ from collections.abc import Iterable
 from typing import Any
 
 import msgspec
-
-from rpc.errors import RemoteError
+from aionova.rpc.errors import RemoteError
 
 LOG = logging.getLogger(__name__)
 
 _REMOTE = "_Remote"
-_ALWAYS_ALLOWED = frozenset({"builtins", "exceptions", "rpc.errors"})
+_OWN_ERRORS = "aionova.rpc.errors"
+#: Module names on the wire that mean a module of ours (older names, Python 2's).
+_MODULE_ALIASES = {"exceptions": "builtins", "rpc.errors": _OWN_ERRORS}
+_ALWAYS_ALLOWED = frozenset({"builtins", _OWN_ERRORS})
 
 
 class Failure(msgspec.Struct, omit_defaults=False):
@@ -65,7 +71,7 @@ def deserialize(data: str | bytes, allowed_modules: Iterable[str] = ()) -> Excep
         record = _decoder.decode(data)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         return RemoteError("UnknownFailure", f"undecodable failure record: {exc}", [])
-    module = "builtins" if record.module == "exceptions" else record.module
+    module = _MODULE_ALIASES.get(record.module, record.module)
     if module not in _ALWAYS_ALLOWED and module not in allowed_modules:
         return RemoteError(record.cls, record.message, record.tb)
     try:

@@ -13,10 +13,10 @@ import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from rpc import version as versions
-from rpc.endpoint import DefaultRPCAccessPolicy, RPCAccessPolicyBase
-from rpc.errors import NoSuchMethod, UnsupportedVersion
-from rpc.target import Target
+from aionova.rpc import _version as versions
+from aionova.rpc._endpoint import DefaultRPCAccessPolicy, RPCAccessPolicyBase
+from aionova.rpc._target import Target
+from aionova.rpc.errors import NoSuchMethod, UnsupportedVersion
 
 _CACHE_LIMIT = 4096
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from rpc import envelope
-from rpc import version as versions
-from rpc.errors import InvalidTarget, RPCVersionCapError
-from rpc.serializer import NoOpSerializer, Serializer
-from rpc.target import Target
-from rpc.transport import Transport, TransportOptions
+from aionova.rpc import _envelope as envelope
+from aionova.rpc import _version as versions
+from aionova.rpc._serializer import NoOpSerializer, Serializer
+from aionova.rpc._target import Target
+from aionova.rpc._transport import Transport, TransportOptions
+from aionova.rpc.errors import InvalidTarget, RPCVersionCapError
 
 _TARGET_FIELDS: Final = ("exchange", "topic", "namespace", "version", "server", "fanout")
 _OPTION_FIELDS: Final = (
@@ -125,7 +125,7 @@ class RPCClient:
     async def cast(self, ctxt: Any, method: str, **kwargs: Any) -> None:
         """Send ``method(**kwargs)`` without waiting for a result (at most once)."""
         body = self._encode(ctxt, method, kwargs)
-        await self.transport.cast(self.target, body, self.retry, mandatory=self._mandatory)
+        await self.transport._cast(self.target, body, self.retry, mandatory=self._mandatory)
 
     async def call(self, ctxt: Any, method: str, **kwargs: Any) -> Any:
         """Invoke ``method(**kwargs)`` remotely and return its result (at most once).
@@ -138,7 +138,7 @@ class RPCClient:
         transport = self.transport
         timeout = self.timeout if self.timeout is not None else transport.response_timeout
         msg_id = envelope.new_id()
-        reply_q = transport.replies.known_address or await transport.replies.address()
+        reply_q = transport._replies.known_address or await transport._replies.address()
         body = self._encode(
             ctxt,
             method,
@@ -147,7 +147,7 @@ class RPCClient:
             reply_q=reply_q,
             call_monitor_timeout=self.call_monitor_timeout,
         )
-        result = await transport.call(
+        result = await transport._call(
             self.target,
             msg_id,
             body,

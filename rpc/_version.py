@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from rpc.errors import MessagingException
+from aionova.rpc.errors import MessagingException
 
 VersionTuple = tuple[int, int, int]
 

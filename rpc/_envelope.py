@@ -19,8 +19,7 @@ import os
 from typing import Any
 
 import msgspec
-
-from rpc.errors import MalformedMessage
+from aionova.rpc.errors import MalformedMessage
 
 ENVELOPE_VERSION = "2.0"
 CONTEXT_PREFIX = "_context_"
