@@ -9,7 +9,7 @@ from aionova.rpc import _version as versions
 from aionova.rpc._serializer import NoOpSerializer, Serializer
 from aionova.rpc._target import Target
 from aionova.rpc._transport import Transport, TransportOptions
-from aionova.rpc.errors import InvalidTarget, RPCVersionCapError
+from aionova.rpc.errors import InvalidTarget, MalformedMessage, RPCVersionCapError
 
 _TARGET_FIELDS: Final = ("exchange", "topic", "namespace", "version", "server", "fanout")
 _OPTION_FIELDS: Final = (
@@ -119,7 +119,7 @@ class RPCClient:
                 version=target.version,
                 **call,
             )
-        except envelope.MalformedMessage as exc:
+        except MalformedMessage as exc:
             raise TypeError(f"cannot send {method}: {exc}") from exc.__cause__
 
     async def cast(self, ctxt: Any, method: str, **kwargs: Any) -> None:

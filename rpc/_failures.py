@@ -76,12 +76,12 @@ def deserialize(data: str | bytes, allowed_modules: Iterable[str] = ()) -> Excep
         return RemoteError(record.cls, record.message, record.tb)
     try:
         klass = _find_class(module, record.cls)
-        exc = klass(*record.args, **record.kwargs)
+        rebuilt = klass(*record.args, **record.kwargs)
     except Exception as err:  # a constructor may reject the recorded arguments
         LOG.warning("cannot rebuild remote %s.%s: %s", module, record.cls, err)
         return RemoteError(record.cls, record.message, record.tb)
-    exc.add_note("Remote traceback:\n" + "".join(record.tb))
-    return exc
+    rebuilt.add_note("Remote traceback:\n" + "".join(record.tb))
+    return rebuilt
 
 
 def _find_class(module: str, name: str) -> type[Exception]:

@@ -186,7 +186,7 @@ class RPCServer:
                     return
                 delivery = backlog.popleft()
         finally:
-            self._tasks.discard(asyncio.current_task())  # type: ignore[arg-type]
+            self._tasks.discard(asyncio.current_task())
 
     async def _settle(self, delivery: Delivery) -> None:
         # A worker must outlive a failed ack: the backlog depends on it.

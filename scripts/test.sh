@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set up a fresh machine and run every test: venv + install, RabbitMQ, ruff, pytest.
+# Set up a fresh machine and run every test: venv + install, RabbitMQ, ruff, mypy, pytest.
 # Extra arguments go to pytest (e.g. `bash scripts/test.sh -x tests/rpc`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,4 +14,5 @@ export AIONOVA_RABBIT_URL=${AIONOVA_RABBIT_URL:-rabbit://guest:guest@127.0.0.1:$
 
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+bash scripts/typecheck.sh
 exec .venv/bin/python -m pytest "$@"

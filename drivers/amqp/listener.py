@@ -94,6 +94,7 @@ class AmqpListener:
         # per message; with a prefetch limit (or late acks) the acks are explicit.
         self._auto_ack = not ack_late and settings.prefetch == 0
         self._channel: AbstractChannel | None = None
+        self._consumer_tags: list[str | None] = []
         self._stopped = False
         self._closed = False
 
@@ -126,9 +127,11 @@ class AmqpListener:
             raise
         channel = declarer.channel
         raw = await channel.get_underlay_channel()
+        tags = []
         for spec in self._queues:
-            await raw.basic_consume(spec.name, self._on_delivery, no_ack=self._auto_ack)
-        self._channel = channel
+            ok = await raw.basic_consume(spec.name, self._on_delivery, no_ack=self._auto_ack)
+            tags.append(ok.consumer_tag)
+        self._channel, self._consumer_tags = channel, tags
 
     async def _on_delivery(self, message: DeliveredMessage) -> None:
         # aiormq runs this in a task per delivery, in order; nothing is awaited
@@ -157,8 +160,9 @@ class AmqpListener:
         with contextlib.suppress(*LIBRARY_ERRORS):
             async with asyncio.timeout(self._settings.connect_timeout):
                 underlay = await channel.get_underlay_channel()
-                for tag in list(underlay.consumers):
-                    await underlay.basic_cancel(tag)
+                for tag in self._consumer_tags:
+                    if tag is not None:
+                        await underlay.basic_cancel(tag)
 
     async def close(self) -> None:
         """Stop, delete the private fanout queue, close the channel (all bounded)."""

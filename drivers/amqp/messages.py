@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bz2
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from pamqp.commands import Basic
 
@@ -45,7 +45,7 @@ def body_of(
     body: bytes,
     content_type: str | None,
     content_encoding: str | None,
-    headers: dict[str, object] | None,
+    headers: Mapping[str, object] | None,
     max_size: int,
 ) -> bytes:
     """The JSON bytes of a delivery, or ``BadMessage`` saying why not."""

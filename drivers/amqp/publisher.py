@@ -24,6 +24,15 @@ from pamqp.commands import Basic
 LOG = logging.getLogger(__name__)
 
 
+#: Ours (re-raised, whatever the library turned it into), the library's, and
+#: aiormq's ``CancelledError`` for a connection it dropped.
+_RETRIED: tuple[type[BaseException], ...] = (
+    *LIBRARY_ERRORS,
+    TransportError,
+    asyncio.CancelledError,
+)
+
+
 def attempts_for(retry: int | None) -> int | None:
     """``retry`` → number of attempts: None/-1 forever (None), 0 → 1, N → N+1."""
     if retry is None or retry < 0:
@@ -120,7 +129,7 @@ class Publisher:
                 raise MessageDeliveryFailure(
                     f"publishing to {exchange.name!r}/{routing_key!r}: {exc}"
                 ) from exc
-            except (*LIBRARY_ERRORS, TransportError, asyncio.CancelledError) as exc:
+            except _RETRIED as exc:
                 # Ours (re-raised, whatever the library turned it into), or aiormq's
                 # for a connection it dropped (retried).
                 if being_cancelled():

@@ -10,8 +10,8 @@ serve both frameworks. ``amqps://`` or ``?ssl=1`` turns TLS on.
 from __future__ import annotations
 
 import logging
-import ssl
 from dataclasses import dataclass, field, fields
+from ssl import CERT_NONE, SSLContext, create_default_context
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -70,14 +70,14 @@ class AmqpSettings:
         delay = self.retry_interval + self.retry_backoff * max(attempt - 1, 0)
         return min(delay, self.interval_max)
 
-    def ssl_context(self) -> ssl.SSLContext | None:
+    def ssl_context(self) -> SSLContext | None:
         """A client TLS context built from the ``ssl_*`` options, or None without TLS."""
         if not self.ssl:
             return None
-        context = ssl.create_default_context(cafile=self.ssl_ca_file)
+        context = create_default_context(cafile=self.ssl_ca_file)
         if not self.ssl_verify:
             context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
+            context.verify_mode = CERT_NONE
         if self.ssl_cert_file:
             context.load_cert_chain(self.ssl_cert_file, self.ssl_key_file)
         return context
