@@ -69,3 +69,8 @@ def made() -> Iterator[list[CountingDriver]]:
     drivers: list[CountingDriver] = []
     yield drivers
     assert drivers and sum(d.published for d in drivers) > 0
+
+
+def from_url(url: str) -> CountingDriver:
+    """The driver factory a registration names (``counting://BUS``)."""
+    return CountingDriver(url.partition("://")[2] or "counting")
