@@ -9,15 +9,17 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from functools import cache
-from importlib.metadata import EntryPoint, entry_points
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from aionova.rpc._replies import ReplyWaiters
 from aionova.rpc._target import Target
 from aionova.rpc.driver import Driver, DriverFactory
 from aionova.rpc.errors import InvalidTarget, MessagingException
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 DRIVER_GROUP = "aionova.rpc.drivers"
 DEFAULT_RESPONSE_TIMEOUT = 60.0
@@ -41,6 +43,9 @@ _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
 
 @cache
 def _factory(scheme: str) -> DriverFactory:
+    # Imported here: importlib.metadata is a third of the package's import time.
+    from importlib.metadata import entry_points
+
     found = {ep.name: ep for ep in entry_points(group=DRIVER_GROUP)}
     entry = found.get(scheme)
     if entry is None:
