@@ -1,5 +1,5 @@
 """``python -m aionova`` runs the console command."""
 
-from aionova.cmd.main import main
+from aionova.cmd.console import main
 
 main()

@@ -1,9 +1,13 @@
 """aionova's asyncio RPC framework with oslo.messaging semantics.
 
-Everything a user needs is importable from here; ``__all__`` is the public API.
+Everything a service needs is importable from here; ``__all__`` is the public API.
+The other public modules: ``aionova.rpc.errors`` (the same errors, by module),
+``aionova.rpc.driver`` (the seam a transport implements, for driver authors) and
+``aionova.rpc.testing`` (test aids and the driver conformance kit). Every other
+module is private (underscored).
 """
 
-from aionova.rpc._client import RPCClient
+from aionova.rpc._client import RPCClient, get_rpc_client
 from aionova.rpc._endpoint import (
     DefaultRPCAccessPolicy,
     ExplicitRPCAccessPolicy,
@@ -59,6 +63,7 @@ __all__ = [
     "UnsupportedVersion",
     "expected_exceptions",
     "expose",
+    "get_rpc_client",
     "get_rpc_server",
     "get_rpc_transport",
 ]

@@ -159,3 +159,34 @@ class RPCClient:
         if self._noop:
             return result
         return self.serializer.deserialize_entity(ctxt, result)
+
+
+def get_rpc_client(
+    transport: Transport,
+    target: Target,
+    *,
+    client_cls: type[RPCClient] = RPCClient,
+    timeout: float | None = None,
+    version_cap: str | None = None,
+    serializer: Serializer | None = None,
+    retry: int | None = None,
+    call_monitor_timeout: float | None = None,
+    transport_options: TransportOptions | None = None,
+) -> RPCClient:
+    """A client for ``target``: oslo.messaging's preferred constructor.
+
+    Takes ``RPCClient``'s keywords (an unknown one is a ``TypeError``);
+    ``client_cls`` builds a subclass instead.
+    """
+    if not (isinstance(client_cls, type) and issubclass(client_cls, RPCClient)):
+        raise TypeError(f"client_cls must be RPCClient or a subclass, not {client_cls!r}")
+    return client_cls(
+        transport,
+        target,
+        timeout=timeout,
+        version_cap=version_cap,
+        serializer=serializer,
+        retry=retry,
+        call_monitor_timeout=call_monitor_timeout,
+        transport_options=transport_options,
+    )

@@ -6,18 +6,20 @@ Drivers are found through the ``aionova.rpc.drivers`` entry-point group
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from functools import cache
-from importlib.metadata import entry_points
 from types import TracebackType
-from typing import Any
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from aionova.rpc._replies import ReplyWaiters
 from aionova.rpc._target import Target
 from aionova.rpc.driver import Driver, DriverFactory
 from aionova.rpc.errors import InvalidTarget, MessagingException
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 DRIVER_GROUP = "aionova.rpc.drivers"
 DEFAULT_RESPONSE_TIMEOUT = 60.0
@@ -35,21 +37,53 @@ class TransportOptions(msgspec.Struct, frozen=True):
     at_least_once: bool = False
 
 
+#: ``scheme://`` at the start of a transport URL (RFC 3986's scheme characters).
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
+
+
 @cache
 def _factory(scheme: str) -> DriverFactory:
-    found = entry_points(group=DRIVER_GROUP, name=scheme)
-    if not found:
-        known = ", ".join(sorted(ep.name for ep in entry_points(group=DRIVER_GROUP)))
+    # Imported here: importlib.metadata is a third of the package's import time.
+    from importlib.metadata import entry_points
+
+    found = {ep.name: ep for ep in entry_points(group=DRIVER_GROUP)}
+    entry = found.get(scheme)
+    if entry is None:
+        known = ", ".join(f"{name}://" for name in sorted(found)) or "none installed"
         raise MessagingException(
-            f"no RPC driver for scheme {scheme!r} (known: {known or 'none installed'})"
+            f"no RPC driver for {scheme}:// (installed: {known}); a driver registers "
+            f"itself under the {DRIVER_GROUP!r} entry points"
         )
-    factory: DriverFactory = next(iter(found)).load()
+    try:
+        factory: DriverFactory = entry.load()
+    except ImportError as exc:
+        raise MessagingException(_unloadable(scheme, entry, exc)) from exc
     return factory
+
+
+def _unloadable(scheme: str, entry: EntryPoint, exc: ImportError) -> str:
+    """Why a registered driver cannot be imported, naming the extra that brings it."""
+    dist = entry.dist.name if entry.dist is not None else None
+    if entry.extras and dist:
+        extras = ",".join(entry.extras)
+        quoted = ", ".join(repr(extra) for extra in entry.extras)
+        return f"{scheme}:// needs the {quoted} extra: pip install '{dist}[{extras}]' ({exc})"
+    source = f" from {dist}" if dist else ""
+    return f"the {scheme}:// driver ({entry.value}{source}) cannot be imported: {exc}"
 
 
 def driver_for(url: str) -> Driver:
     """Instantiate the driver registered for the URL's scheme (loaded on first use)."""
-    return _factory(urlsplit(url).scheme)(url)
+    if not isinstance(url, str):
+        raise TypeError(f"a transport URL is a string, not {type(url).__name__}")
+    match = _SCHEME.match(url)
+    if match is None:
+        # The URL itself is not echoed: it may carry a password.
+        raise MessagingException(
+            "malformed transport URL: it must start with a scheme, "
+            "e.g. memory:// or rabbit://user:password@host:5672/"
+        )
+    return _factory(match.group(1).lower())(url)
 
 
 class Transport:

@@ -1,12 +1,24 @@
-"""The driver seam: the one interface a transport implements.
+"""The driver seam: the one interface a transport implements (public, for driver authors).
 
 A driver moves opaque bytes between addresses. It knows exchanges, queues and
 routing; it knows nothing of endpoints, versions, contexts or errors' meaning.
-Every body it carries was produced by ``aionova.rpc._envelope`` and is handed back
+Every body it carries was produced by ``aionova.rpc``'s codec and is handed back
 unchanged, so every driver runs the same codec and error round-trip.
+
+The seam is six names: ``Driver`` (the transport), ``Listener`` (what
+``Driver.listen`` returns), ``Delivery`` (one received message),
+``MessageHandler`` and ``ReplyHandler`` (the callbacks a driver is given) and
+``DriverFactory`` (``url -> Driver``, what a driver registers). A driver is
+registered under the ``aionova.rpc.drivers`` entry-point group with its URL
+scheme as the name (``mybus = "mypackage.driver:MyDriver"``), or used without
+registration as ``aionova.rpc.Transport(MyDriver(...))``. It proves itself with
+the conformance kit in ``aionova.rpc.testing``.
 
 Contract (every driver MUST):
 
+* Connect lazily: the factory only parses the URL (a malformed one raises
+  ``ValueError`` or ``MessagingException``); nothing touches the network before
+  the first ``send``, ``reply``, ``reply_address`` or ``listen``.
 * Route as RabbitMQ with oslo.messaging's topology does. For a listen target
   ``(exchange, topic, server)`` the driver consumes three queues: the shared
   ``topic`` queue (competing consumers: each message goes to exactly one
@@ -14,18 +26,30 @@ Contract (every driver MUST):
   private fanout queue (every listener of the topic gets a copy).
   ``send`` to a target with ``fanout`` goes to every listener of the topic; with
   ``server`` to that server's queue; otherwise to the shared topic queue.
-  ``exchange`` None means the driver's control exchange.
+  ``exchange`` None means the driver's control exchange; listeners on another
+  exchange never see messages sent to this one.
 * Keep messages published to a queue that exists but has no consumer until a
   consumer attaches; drop (or, with ``mandatory``, raise ``MessageUndeliverable``)
-  messages for which no queue exists.
-* Call ``on_message`` once per delivery, from the event loop, never concurrently
-  with itself for one listener, and never block in it. ``on_message`` must not
-  raise; it hands the work off.
+  messages for which no queue exists. Fanout is never mandatory.
+* ``send``'s ``timeout`` (calls only) is the message's time to live and bounds
+  the coroutine: it returns or raises ``MessagingTimeout`` within it.
+* Replies: ``reply_address(on_reply)`` creates the driver's one reply queue
+  (once; later callers get the same name) and passes every body published to
+  it to the first caller's ``on_reply``; ``reply(reply_to, body)`` publishes to
+  such a name, from any driver on the same bus or broker.
+* Call ``on_message``/``on_reply`` once per delivery, from the event loop, never
+  concurrently with itself for one listener, and never block in it. The handlers
+  do not raise; they hand the work off.
 * Call ``Delivery.done()``'s coroutine exactly once per delivery handed out
   (the server does this after processing); drivers that acknowledge on receipt
-  may treat it as a no-op.
+  may return None from it.
+* ``Listener.stop()``: ``on_message`` is not called again once it returns;
+  ``Listener.close()`` also releases what the subscription declared for itself
+  (its fanout queue). ``Driver.close()`` closes connections and cancels every
+  task the driver owns; it is idempotent.
 * Map its library's exceptions to ``aionova.rpc.errors`` (``MessageDeliveryFailure``,
-  ``MessageUndeliverable``, ``TransportError``): nothing else escapes.
+  ``MessageUndeliverable``, ``MessagingTimeout``, ``TransportError``): nothing
+  else escapes.
 * Bound every wait: ``retry`` None or -1 means retry publishing forever, 0 one
   attempt, N means N+1 attempts, then ``MessageDeliveryFailure``.
 """

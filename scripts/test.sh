@@ -7,6 +7,13 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then "$PYTHON" -m venv .venv; fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
+# The distribution was renamed aionova-openstack: an install of this tree under the old
+# name (and its aionova.egg-info here) would register every driver entry point twice.
+if .venv/bin/python -m pip show -q aionova >/dev/null 2>&1; then
+    .venv/bin/python -m pip uninstall -q -y aionova
+fi
+rm -rf aionova.egg-info
+# The test extra brings every extra ([rabbit], [nova]) and the tools.
 .venv/bin/python -m pip install -q -e '.[test]'
 
 bash scripts/rabbitmq.sh start

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from aionova.rpc import _envelope as envelope
-from aionova.rpc.testing import RecordingEndpoint
+from aionova.rpc.testing import RecordingEndpoint, send_raw
 
 from aionova import rpc
 
@@ -52,7 +52,7 @@ async def test_undecodable_bodies_are_logged_and_dropped(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     with caplog.at_level(logging.ERROR, logger="aionova.rpc._server"):
-        await transport._driver.send(rpc.Target(topic=topic), body)
+        await send_raw(transport, rpc.Target(topic=topic), body)
         await _still_serving(served)
     assert any("malformed" in r.getMessage() for r in caplog.records)
 
@@ -63,7 +63,7 @@ async def test_missing_method_in_a_call_is_answered(
     reply_q = await transport._replies.address()
     waiter = transport._replies.register("a" * 32, 5, None)
     body = envelope.wrap({"args": {}, "_msg_id": "a" * 32, "_reply_q": reply_q, "_unique_id": "u"})
-    await transport._driver.send(rpc.Target(topic=topic), body)
+    await send_raw(transport, rpc.Target(topic=topic), body)
     with pytest.raises(rpc.MalformedMessage, match="no method"):
         await waiter.future
     transport._replies.unregister(waiter)

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from typing import Any
 
 import pytest
 from aionova.rpc import _failures as failures
+from aionova.rpc import testing
 
 from aionova import rpc
-from tests.conformance import remote_errors
 
-ALLOWED = ["tests.conformance.remote_errors"]
+ALLOWED = [testing.REMOTE_ERRORS_MODULE]
 
 
 def _raised(exc: BaseException) -> BaseException:
@@ -23,9 +24,9 @@ def _raised(exc: BaseException) -> BaseException:
 
 
 def test_failure_record_fields() -> None:
-    record = json.loads(failures.serialize(_raised(remote_errors.QuotaExceeded(limit=2))))
+    record = json.loads(failures.serialize(_raised(testing.QuotaExceeded(limit=2))))
     assert record["class"] == "QuotaExceeded"
-    assert record["module"] == "tests.conformance.remote_errors"
+    assert record["module"] == "aionova.rpc.testing._remote_errors"
     assert record["message"] == "quota exceeded: {'limit': 2}"
     assert record["kwargs"] == {"limit": 2}
     assert record["args"] == ["quota exceeded: {'limit': 2}"]
@@ -56,9 +57,9 @@ def test_builtins_are_always_rebuilt(module: str) -> None:
 
 
 def test_allowed_module_rebuilds_with_kwargs() -> None:
-    data = failures.serialize(_raised(remote_errors.QuotaExceeded(limit=5)))
+    data = failures.serialize(_raised(testing.QuotaExceeded(limit=5)))
     exc = failures.deserialize(data, ALLOWED)
-    assert type(exc) is remote_errors.QuotaExceeded and exc.kwargs == {"limit": 5}
+    assert type(exc) is testing.QuotaExceeded and exc.kwargs == {"limit": 5}
 
 
 def test_rpc_errors_are_always_rebuilt() -> None:
@@ -68,12 +69,42 @@ def test_rpc_errors_are_always_rebuilt() -> None:
     assert isinstance(exc, rpc.RemoteError) and exc.exc_type == "T"
 
 
+def test_our_errors_travel_as_aionova_rpc_errors() -> None:
+    record = json.loads(failures.serialize(_raised(rpc.MessagingTimeout("late"))))
+    assert (record["module"], record["class"]) == ("aionova.rpc.errors", "MessagingTimeout")
+
+
+@pytest.mark.parametrize("module", ["aionova.rpc.errors", "rpc.errors"])
+def test_our_errors_are_rebuilt_from_either_module_name(module: str) -> None:
+    """``rpc.errors`` is what a peer on the layout before the namespacing sends."""
+    data = json.dumps(
+        {
+            "class": "UnsupportedVersion",
+            "module": module,
+            "message": "Endpoint does not support RPC version 4.6. Attempted method: m",
+            "tb": ["tb\n"],
+            "args": ["4.6"],
+            "kwargs": {"method": "m"},
+        }
+    )
+    exc = failures.deserialize(data)
+    assert type(exc) is rpc.UnsupportedVersion and (exc.version, exc.method) == ("4.6", "m")
+    assert "rpc" not in sys.modules  # rebuilt from aionova.rpc, never imported as ``rpc``
+
+
+def test_the_old_name_is_no_general_prefix() -> None:
+    """Only ``rpc.errors`` itself is an alias: ``rpc.errors_x`` or ``rpc`` are not ours."""
+    for module in ("rpc", "rpc.errors_x", "rpc.errors.sub"):
+        data = json.dumps({"class": "MessagingTimeout", "module": module, "message": "m"})
+        assert isinstance(failures.deserialize(data), rpc.RemoteError), module
+
+
 @pytest.mark.parametrize(
     ("module", "cls", "kwargs"),
     [
-        ("tests.conformance.remote_errors", "QuotaExceeded", {}),  # not in the allow-list
+        ("aionova.rpc.testing._remote_errors", "QuotaExceeded", {}),  # not in the allow-list
         ("no.such.module", "Boom", {}),
-        ("tests.conformance.remote_errors", "NoSuchClass", {}),
+        ("aionova.rpc.testing._remote_errors", "NoSuchClass", {}),
         ("builtins", "KeyError", {"unexpected": 1}),
         ("builtins", "SystemExit", {}),
         ("builtins", "print", {}),
