@@ -61,7 +61,6 @@ API_RULES: dict[str, str] = {
     _SERVERS + "show:host_status:unknown-only": ADMIN,
     _SERVERS + "create": PROJECT_MEMBER_OR_ADMIN,
     _SERVERS + "create:forced_host": ADMIN,
-    "compute:servers:create:requested_destination": ADMIN,
     _SERVERS + "create:attach_network": PROJECT_MEMBER_OR_ADMIN,
     _SERVERS + "update": PROJECT_MEMBER_OR_ADMIN,
     _SERVERS + "delete": PROJECT_MEMBER_OR_ADMIN,
@@ -73,7 +72,6 @@ API_RULES: dict[str, str] = {
     "os_compute_api:os-evacuate": ADMIN,
     "os_compute_api:os-services:list": ADMIN,
     "os_compute_api:os-services:update": ADMIN,
-    "os_compute_api:os-services:delete": ADMIN,
     "os_compute_api:os-hypervisors:list": ADMIN,
     "os_compute_api:os-hypervisors:list-detail": ADMIN,
     "os_compute_api:os-hypervisors:show": ADMIN,
@@ -89,7 +87,6 @@ API_RULES: dict[str, str] = {
     "os_compute_api:os-availability-zone:list": ANY,
     "os_compute_api:os-availability-zone:detail": ADMIN,
     "os_compute_api:os-flavor-extra-specs:index": PROJECT_READER_OR_ADMIN,
-    "os_compute_api:os-flavor-extra-specs:show": PROJECT_READER_OR_ADMIN,
 }
 
 # The rule classes a policy may use: pure functions of credentials and target.

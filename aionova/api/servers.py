@@ -100,18 +100,30 @@ async def _host_status(request: web.Request, instance: Instance, cache: dict[str
     return cache[instance.host]
 
 
+async def _visible_host_status(
+    request: web.Request, instance: Instance, cache: dict[str, str]
+) -> str | None:
+    """``host_status`` under Nova's two rules: all of it, or only when UNKNOWN."""
+    target = instance_target(instance)
+    rule = "os_compute_api:servers:show:host_status"
+    if allowed(request, rule, target):
+        return await _host_status(request, instance, cache)
+    if allowed(request, f"{rule}:unknown-only", target):
+        status = await _host_status(request, instance, cache)
+        return status if status == "UNKNOWN" else None
+    return None
+
+
 async def full_view(
     request: web.Request, instance: Instance, cache: dict[str, str] | None = None
 ) -> dict[str, Any]:
     """One server as the caller at this microversion sees it."""
     ctxt, version = ctxt_of(request), version_of(request)
     fault = await request.app[COMPUTE_API].get_fault(ctxt, instance)
-    status = None
     target = instance_target(instance)
-    if version.at_least("2.16") and allowed(
-        request, "os_compute_api:servers:show:host_status", target
-    ):
-        status = await _host_status(request, instance, {} if cache is None else cache)
+    status = None
+    if version.at_least("2.16"):
+        status = await _visible_host_status(request, instance, {} if cache is None else cache)
     extended = allowed(request, "os_compute_api:os-extended-server-attributes", target)
     return views.server(
         base_url(request),
@@ -163,6 +175,8 @@ async def create(request: web.Request) -> web.Response:
         raise bad_request("min_count must be <= max_count")
     if body.availability_zone and ":" in body.availability_zone:
         authorize(request, "os_compute_api:servers:create:forced_host")
+    if isinstance(body.networks, list) and body.networks:
+        authorize(request, "os_compute_api:servers:create:attach_network")
     image_ref = _image_ref(body)
     if image_ref is None:
         raise bad_request("Block Device Mapping is Invalid: no image to boot from.")

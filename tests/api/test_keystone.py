@@ -9,6 +9,8 @@ import time
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from aionova.api.app import IDENTITY
 from aionova.api.keystone import ConfigError
@@ -330,3 +332,29 @@ async def test_keystone_settings_are_checked_at_startup(make_client: MakeClient)
             "auth_type": "token",
         }
         await make_client(api={"auth_strategy": "keystone"}, authtoken=settings)
+
+
+@settings(
+    max_examples=80,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    token=st.one_of(
+        st.text(
+            alphabet=st.characters(min_codepoint=32, max_codepoint=255, exclude_categories=("Cc",)),
+            max_size=300,
+        ),
+        st.sampled_from(["notused", "admin:admin", "gAAAAA", "a" * 5000, "Bearer x", "' OR 1=1"]),
+    ),
+    spoofed=st.dictionaries(st.sampled_from(sorted(SPOOFED)), st.sampled_from(["admin", "x"])),
+    path=st.sampled_from(
+        ["/v2.1/servers", "/v2.1/os-services", "/v2.1/flavors", "/image/v2/images"]
+    ),
+)
+async def test_fuzzed_tokens_never_5xx(
+    ks_client: Client, token: str, spoofed: dict[str, str], path: str
+) -> None:
+    resp = await ks_client.get(path, headers={"X-Auth-Token": token, **spoofed})
+    assert resp.status == 401, (resp.status, await resp.text())
+    assert resp.headers["WWW-Authenticate"].startswith('Keystone uri="')

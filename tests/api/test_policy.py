@@ -216,6 +216,22 @@ async def test_policy_file_yaml_overrides(make_client: MakeClient, tmp_path: Pat
     assert (await client.get("/v2.1/os-hypervisors", headers=ALICE)).status == 403
 
 
+async def test_policy_file_view_and_sub_rules(make_client: MakeClient, tmp_path: Path) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_text(
+        '"os_compute_api:os-extended-server-attributes": "rule:project_reader_or_admin"\n'
+        '"os_compute_api:servers:create:attach_network": "rule:context_is_admin"\n'
+    )
+    client = await make_client(policy_file=str(path))
+    mine = await boot(client, "alice-vm", ALICE)  # alice sees her servers' host fields
+    view = await (await client.get(f"/v2.1/servers/{mine}", headers=ALICE)).json()
+    assert "OS-EXT-SRV-ATTR:host" in view["server"]
+    body = {"server": {"name": "n", "imageRef": CIRROS, "flavorRef": "1", "networks": [{}]}}
+    refused = await client.post("/v2.1/servers", json=body, headers=at("2.60", ALICE))
+    assert refused.status == 403
+    assert "create:attach_network" in (await refused.json())["forbidden"]["message"]
+
+
 async def test_policy_file_json_overrides(make_client: MakeClient, tmp_path: Path) -> None:
     path = tmp_path / "policy.json"
     path.write_text(JSON_POLICY)
