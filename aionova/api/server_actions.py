@@ -21,7 +21,7 @@ from aionova.api.common import (
 )
 from aionova.api.faults import HTTPFault, bad_request, not_found
 from aionova.api.policy import allowed, authorize, instance_target
-from aionova.api.schemas import Evacuate, Reboot, Rebuild, convert, decode_json
+from aionova.api.schemas import Evacuate, Reboot, Rebuild, check_name, convert, decode_json
 from aionova.objects import Instance
 
 Action = Callable[[web.Request, Instance, Any], Awaitable[web.Response]]
@@ -61,7 +61,7 @@ async def rebuild(request: web.Request, instance: Instance, raw: Any) -> web.Res
     password = body.adminPass or secrets.token_urlsafe(9)
     kwargs: dict[str, Any] = {"preserve_ephemeral": body.preserve_ephemeral}
     if body.name is not None:
-        kwargs["name"] = body.name
+        kwargs["name"] = check_name(body.name)
     if body.metadata is not None:
         kwargs["metadata"] = body.metadata
     await _call(request, "rebuild", instance, image_ref, admin_password=password, **kwargs)

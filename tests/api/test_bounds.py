@@ -68,6 +68,9 @@ async def test_names_with_control_characters_are_400(client: Client, name: str) 
         f"/v2.1/servers/{server}", json={"server": {"name": name}}, headers=ADMIN
     )
     assert resp.status == 400
+    rebuild = {"rebuild": {"imageRef": CIRROS, "name": name}}
+    resp = await client.post(f"/v2.1/servers/{server}/action", json=rebuild, headers=ADMIN)
+    assert resp.status == 400, await resp.text()
 
 
 @pytest.mark.parametrize("raw", [b"\xff\xfe\xfd", b'{"server": {"name": "\xc3\x28"}}', b"\x00"])

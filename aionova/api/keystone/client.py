@@ -166,7 +166,7 @@ class KeystoneClient:
         if status != 201 or not token:
             LOG.error("Keystone refused the service user %s (HTTP %s)", opts.username, status)
             raise KeystoneUnavailable(f"service authentication answered {status}")
-        left = seconds_left(_token_of(answer) or {})
+        left = seconds_left(_token_of(answer))
         lifetime = 3600.0 if left is None else left
         self._service_token = token
         self._service_deadline = asyncio.get_running_loop().time() + max(
@@ -202,7 +202,7 @@ class KeystoneClient:
         return self._session
 
 
-def _token_of(body: Any) -> dict[str, Any] | None:
+def _token_of(body: Any) -> dict[str, Any]:
     token = body.get("token") if isinstance(body, dict) else None
     if not isinstance(token, dict):
         raise KeystoneUnavailable("Keystone's answer holds no token")
