@@ -358,3 +358,43 @@ async def test_fuzzed_tokens_never_5xx(
     resp = await ks_client.get(path, headers={"X-Auth-Token": token, **spoofed})
     assert resp.status == 401, (resp.status, await resp.text())
     assert resp.headers["WWW-Authenticate"].startswith('Keystone uri="')
+
+
+async def test_project_manager_lists_own_migrations_without_hosts(
+    keystone: Keystone, ks_client: Client, people: dict[str, Any]
+) -> None:
+    keystone.user("demo-manager", "demo", ["manager"])
+    manager = {"X-Auth-Token": keystone.token("demo-manager", PASSWORD, "demo")}
+    admin = at("2.60", people["admin"])
+    server = await boot(ks_client, people["member"], "moved")
+    await wait_active(ks_client, server["id"], people["member"])
+    source = (await (await ks_client.get(f"/v2.1/servers/{server['id']}", headers=admin)).json())[
+        "server"
+    ]["OS-EXT-SRV-ATTR:host"]
+    services = (await (await ks_client.get("/v2.1/os-services", headers=admin)).json())["services"]
+    uuid = next(s["id"] for s in services if s["host"] == source)
+    down = await ks_client.put(
+        f"/v2.1/os-services/{uuid}", json={"forced_down": True}, headers=admin
+    )
+    assert down.status == 200
+    evac = await ks_client.post(
+        f"/v2.1/servers/{server['id']}/action", json={"evacuate": {}}, headers=admin
+    )
+    assert evac.status == 200, await evac.text()
+    query = f"/v2.1/os-migrations?project_id={people['demo']}"
+    own = await ks_client.get(query, headers=manager)
+    assert own.status == 200, await own.text()
+    mine = [m for m in (await own.json())["migrations"] if m["instance_uuid"] == server["id"]]
+    assert len(mine) == 1 and mine[0]["source_compute"] is None and mine[0]["dest_compute"] is None
+    full = await (await ks_client.get(query, headers=admin)).json()
+    assert [
+        m["source_compute"] for m in full["migrations"] if m["instance_uuid"] == server["id"]
+    ] == [source]
+    for query in ("", f"?project_id={people['projB']}"):
+        resp = await ks_client.get(f"/v2.1/os-migrations{query}", headers=manager)
+        assert resp.status == 403
+        assert "index:all_projects" in (await resp.json())["forbidden"]["message"]
+    member = await ks_client.get(
+        f"/v2.1/os-migrations?project_id={people['demo']}", headers=people["member"]
+    )
+    assert member.status == 403
