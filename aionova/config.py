@@ -7,7 +7,7 @@ import socket
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -68,14 +68,52 @@ class DatabaseOpts(msgspec.Struct, kw_only=True):
 
 
 class ApiOpts(msgspec.Struct, kw_only=True):
-    """The [api] group: the REST listener and its identity defaults (no Keystone)."""
+    """The [api] group: the REST listener, how callers are identified, input bounds.
+
+    ``auth_strategy`` is Nova's option: ``keystone`` validates every token against
+    Keystone (settings in [keystone_authtoken]); ``noauth2`` trusts a ``user:project``
+    token and is only for the all-in-one and development: the API refuses it on a
+    non-loopback ``listen`` address unless ``noauth_allow_public`` is set.
+    """
 
     listen: str = "127.0.0.1"
     port: int = 8774
     public_url: str | None = None
+    auth_strategy: Literal["keystone", "noauth2"] = "noauth2"
+    noauth_allow_public: bool = False
     default_project: str = "admin"
     default_user: str = "admin"
     max_body_bytes: int = 1_048_576
+
+
+class KeystoneAuthtokenOpts(msgspec.Struct, kw_only=True):
+    """The [keystone_authtoken] group, with keystonemiddleware's option names.
+
+    ``auth_url`` (where the service user authenticates and tokens are validated) and
+    ``www_authenticate_uri`` (what a 401 tells clients) may be versionless or end in
+    ``/v3``. ``http_connect_timeout`` bounds each whole call to Keystone (connect and
+    read); unlike keystonemiddleware it has a default, so a silent Keystone cannot hold
+    a request.
+    """
+
+    www_authenticate_uri: str | None = None
+    auth_url: str | None = None
+    auth_type: str = "password"
+    username: str | None = None
+    password: str | None = None
+    project_name: str | None = None
+    user_domain_name: str = "Default"
+    project_domain_name: str = "Default"
+    token_cache_time: int = 300
+    http_connect_timeout: float = 10.0
+    include_service_catalog: bool = True
+
+
+class OsloPolicyOpts(msgspec.Struct, kw_only=True):
+    """The [oslo_policy] group: a YAML or JSON file of rule overrides, read at startup
+    (none by default: Nova's defaults apply)."""
+
+    policy_file: str | None = None
 
 
 class Config(msgspec.Struct, kw_only=True):
@@ -86,6 +124,8 @@ class Config(msgspec.Struct, kw_only=True):
     upgrade_levels: UpgradeLevels = msgspec.field(default_factory=UpgradeLevels)
     database: DatabaseOpts = msgspec.field(default_factory=DatabaseOpts)
     api: ApiOpts = msgspec.field(default_factory=ApiOpts)
+    keystone_authtoken: KeystoneAuthtokenOpts = msgspec.field(default_factory=KeystoneAuthtokenOpts)
+    oslo_policy: OsloPolicyOpts = msgspec.field(default_factory=OsloPolicyOpts)
 
     def effective_service_down_time(self) -> float:
         """service_down_time, raised to 2.5 x report_interval when not above it (Nova's rule)."""

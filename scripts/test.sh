@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up a fresh machine and run every test: venv + install, RabbitMQ, ruff, mypy, pytest.
+# Set up a fresh machine and run every test: venv + install, RabbitMQ, Keystone, ruff, mypy,
+# pytest.
 # Extra arguments go to pytest (e.g. `bash scripts/test.sh -x tests/rpc`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +18,7 @@ rm -rf aionova.egg-info
 .venv/bin/python -m pip install -q -e '.[test]'
 
 bash scripts/rabbitmq.sh start
+bash scripts/keystone.sh install  # a venv reused when present; the tests start Keystone
 export AIONOVA_RABBIT_URL=${AIONOVA_RABBIT_URL:-rabbit://guest:guest@127.0.0.1:${AIONOVA_RABBIT_PORT:-5672}/}
 
 .venv/bin/ruff check .

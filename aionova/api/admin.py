@@ -8,7 +8,6 @@ from typing import Any
 from aiohttp import web
 
 from aionova.api import views
-from aionova.api.auth import require_admin
 from aionova.api.common import (
     COMPUTE_API,
     DB,
@@ -20,6 +19,7 @@ from aionova.api.common import (
     version_of,
 )
 from aionova.api.faults import HTTPFault, bad_request, not_found
+from aionova.api.policy import authorize
 from aionova.api.schemas import (
     ServiceForceDown,
     ServiceHostBinary,
@@ -73,7 +73,7 @@ async def _services(request: web.Request) -> list[Service]:
 
 
 async def services_index(request: web.Request) -> web.Response:
-    require_admin(ctxt_of(request), "os_compute_api:os-services:list")
+    authorize(request, "os_compute_api:os-services:list")
     return reply({"services": [_service_view(request, s) for s in await _services(request)]})
 
 
@@ -124,7 +124,7 @@ async def _legacy_action(request: web.Request, action: str, raw: Any) -> web.Res
 
 async def services_update(request: web.Request) -> web.Response:
     ctxt, version = ctxt_of(request), version_of(request)
-    require_admin(ctxt, "os_compute_api:os-services:update")
+    authorize(request, "os_compute_api:os-services:update")
     ident = request.match_info["service_id"]
     raw = decode_json(await request.read())
     if not version.at_least("2.53"):

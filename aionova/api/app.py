@@ -1,17 +1,23 @@
-"""The aiohttp application: middlewares (request id, errors, auth, microversion) and routes."""
+"""The aiohttp application: middlewares (request id, errors, identity, microversion) and routes.
+
+The chain, outermost first: ``_errors`` (request id, Nova-shaped error bodies, the
+``WWW-Authenticate`` challenge on every 401), then ``_identity`` (the caller's
+context from the token alone, by the ``[api] auth_strategy`` strategy; ``is_admin``
+by the ``context_is_admin`` policy rule; the microversion).
+"""
 
 from __future__ import annotations
 
 import logging
 import uuid as uuidlib
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import msgspec
 from aiohttp import web
 
 from aionova import exception
 from aionova.api import admin, catalog, hypervisors, servers, versions, zones
-from aionova.api.auth import context_from_headers
+from aionova.api.auth import IdentityStrategy, make_identity
 from aionova.api.common import (
     COMPUTE_API,
     CTXT,
@@ -25,14 +31,16 @@ from aionova.api.common import (
 )
 from aionova.api.faults import HTTPFault, from_nova
 from aionova.api.microversion import from_headers
+from aionova.api.policy import POLICY, Policy
 from aionova.api.requestlog import REQUEST_ID as LOG_REQUEST_ID
 from aionova.compute.api import API
 from aionova.compute.host_api import HostAPI
-from aionova.config import ApiOpts
+from aionova.config import ApiOpts, Config
 from aionova.db import Database
 
 LOG = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+IDENTITY = web.AppKey("identity", IdentityStrategy)
 
 _UNAUTHENTICATED = ("/", "/v2.1", "/v2.1/", "/v2", "/v2/", "/image", "/image/")
 
@@ -48,6 +56,8 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     LOG_REQUEST_ID.set(request_id)  # kept until the next request: the access log line reads it
     request[REQUEST_ID] = request_id
     response = await _safe(request, handler)
+    if response.status == 401:
+        response.headers.update(request.app[IDENTITY].challenge())
     response.headers["x-compute-request-id"] = request_id
     response.headers["x-openstack-request-id"] = request_id
     version = request.get(VERSION)
@@ -88,16 +98,38 @@ async def _identity(request: web.Request, handler: Handler) -> web.StreamRespons
     """Context and microversion for everything but the version documents."""
     if request.path in _UNAUTHENTICATED:
         return await handler(request)
-    request[CTXT] = context_from_headers(request.headers, request.app[OPTS], request[REQUEST_ID])
+    ctxt = await request.app[IDENTITY].context(request.headers, request[REQUEST_ID])
+    ctxt.is_admin = request.app[POLICY].check_is_admin(ctxt)
+    request[CTXT] = ctxt
     if request.path.startswith("/v2.1"):
         request[VERSION] = from_headers(request.headers)
     return await handler(request)
 
 
-def create_app(compute_api: API, db: Database, opts: ApiOpts | None = None) -> web.Application:
-    """The REST app over a compute API and the shared database."""
-    opts = opts or ApiOpts()
+async def _identity_lifetime(app: web.Application) -> AsyncIterator[None]:
+    """The identity strategy's connections live as long as the app."""
+    await app[IDENTITY].start()
+    try:
+        yield
+    finally:
+        await app[IDENTITY].close()
+
+
+def create_app(
+    compute_api: API, db: Database, opts: ApiOpts | None = None, *, config: Config | None = None
+) -> web.Application:
+    """The REST app over a compute API and the shared database.
+
+    Settings come from ``config`` (default: the compute API's); ``opts`` replaces its
+    ``[api]`` group. Raises ``UnsafeConfig`` / ``ConfigError`` / ``PolicyFileError``
+    for settings the API must not start with.
+    """
+    config = config or compute_api.config
+    opts = opts or config.api
     app = web.Application(middlewares=[_errors, _identity], client_max_size=opts.max_body_bytes)
+    app[IDENTITY] = make_identity(config, opts)
+    app[POLICY] = Policy.from_opts(config.oslo_policy)
+    app.cleanup_ctx.append(_identity_lifetime)
     app[COMPUTE_API] = compute_api
     app[DB] = db
     app[OPTS] = opts

@@ -7,6 +7,7 @@ from aiohttp import web
 from aionova.api import queries, views
 from aionova.api.common import DB, base_url, paginate, query_int, reply, version_of
 from aionova.api.faults import not_found
+from aionova.api.policy import authorize
 from aionova.objects import Flavor, ImageMeta
 
 
@@ -50,6 +51,7 @@ async def flavor_show(request: web.Request) -> web.Response:
 
 
 async def flavor_extra_specs(request: web.Request) -> web.Response:
+    authorize(request, "os_compute_api:os-flavor-extra-specs:index")
     await _flavor(request)
     return reply({"extra_specs": {}})
 

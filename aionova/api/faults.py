@@ -6,6 +6,7 @@ from aionova import exception
 
 KINDS = {
     400: "badRequest",
+    401: "unauthorized",
     403: "forbidden",
     404: "itemNotFound",
     405: "badMethod",
@@ -14,6 +15,7 @@ KINDS = {
     413: "overLimit",
     415: "badMediaType",
     501: "notImplemented",
+    503: "serviceUnavailable",
 }
 
 

@@ -8,8 +8,8 @@ from aiohttp import web
 
 from aionova.api import queries, views
 from aionova.api.admin import service_uuid
-from aionova.api.auth import require_admin
 from aionova.api.common import (
+    COMPUTE_API,
     DB,
     HOST_API,
     SERVICEGROUP,
@@ -21,13 +21,14 @@ from aionova.api.common import (
     version_of,
 )
 from aionova.api.faults import bad_request, not_found
+from aionova.api.policy import allowed, authorize
 from aionova.objects import Service
 
 
 async def hypervisors(request: web.Request) -> web.Response:
     """GET /os-hypervisors[/detail|/{id}|/{pattern}/search|/{pattern}/servers]."""
     ctxt, version = ctxt_of(request), version_of(request)
-    require_admin(ctxt, "os_compute_api:os-hypervisors")
+    authorize(request, f"os_compute_api:os-hypervisors:{_hypervisors_rule(request)}")
     db = request.app[DB]
     host_api = request.app[HOST_API]
     nodes = sorted(await host_api.compute_node_get_all(ctxt), key=lambda n: n.id or 0)
@@ -75,6 +76,16 @@ async def hypervisors(request: web.Request) -> web.Response:
     return reply({"hypervisors": out})
 
 
+def _hypervisors_rule(request: web.Request) -> str:
+    """Nova's rule per route: list, list-detail, show, search, servers."""
+    tail = request.match_info.get("tail")
+    if tail:
+        return tail
+    if request.match_info.get("ident") is not None:
+        return "show"
+    return "list-detail" if request.path.endswith("/detail") else "list"
+
+
 def _node_detail(node: Any, svc: Service | None, new_ids: bool) -> dict[str, Any]:
     service = {"host": node.host, "id": None, "disabled_reason": None}
     if svc is not None:
@@ -105,10 +116,16 @@ def _node_detail(node: Any, svc: Service | None, new_ids: bool) -> dict[str, Any
 
 async def migrations(request: web.Request) -> web.Response:
     ctxt, version = ctxt_of(request), version_of(request)
-    require_admin(ctxt, "os_compute_api:os-migrations:index")
+    authorize(request, "os_compute_api:os-migrations:index")
     q = request.query
+    if q.get("project_id") != ctxt.project_id:
+        authorize(request, "os_compute_api:os-migrations:index:all_projects")
+    add_host = allowed(request, "os_compute_api:os-migrations:index:host")
     keys = ("host", "status", "instance_uuid", "migration_type", "source_compute")
-    filters = {k: q[k] for k in keys if q.get(k)}
+    filters: dict[str, Any] = {k: q[k] for k in keys if q.get(k)}
+    if q.get("project_id"):
+        own = await request.app[COMPUTE_API].get_all(ctxt, {"project_id": q["project_id"]})
+        filters["instance_uuid"] = [i.uuid for i in own if i.uuid == q.get("instance_uuid", i.uuid)]
     items = await request.app[HOST_API].migration_get_all(ctxt, filters)
     items.sort(key=lambda m: m.id or 0, reverse=True)
     if version.at_least("2.59"):
@@ -135,12 +152,19 @@ async def migrations(request: web.Request) -> web.Response:
             "created_at": views.iso(m.created_at),
             "updated_at": views.iso(m.updated_at),
         }
+        if not add_host:
+            for key in _HOST_FIELDS:
+                view[key] = None
         if version.at_least("2.23"):
             view["migration_type"] = m.migration_type
         if version.at_least("2.59"):
             view["uuid"] = m.uuid
         out.append(view)
     return reply({"migrations": out})
+
+
+# What os-migrations:index:host reveals (Nova leaves them null for the others).
+_HOST_FIELDS = ("source_node", "dest_node", "source_compute", "dest_compute", "dest_host")
 
 
 def add_routes(app: web.Application) -> None:

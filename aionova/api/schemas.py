@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 import unicodedata
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -139,13 +140,39 @@ def convert(value: Any, cls: type[T], what: str) -> T:
         raise bad_request(f"Invalid input for field/attribute {what}. Value: {exc}") from None
 
 
+# Nova's deepest request body nests 5 levels; JSON deeper than this is refused before
+# decoding (a 1,000-level body used to end in a RecursionError, a 500).
+MAX_JSON_DEPTH = 32
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def json_depth_exceeds(raw: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether ``raw`` nests arrays/objects deeper than ``limit``, at C speed: strings
+    are removed, then the innermost ``[]``/``{}`` pairs, one level per round."""
+    if raw.count(b"[") + raw.count(b"{") <= limit:
+        return False
+    brackets = _JSON_STRING.sub(b"", raw).translate(None, _NOT_BRACKETS)
+    if re.search(rb"[\[{]{%d}" % (limit + 1), brackets):  # the usual shape: one long run
+        return True
+    for _ in range(limit):
+        shorter = brackets.replace(b"[]", b"").replace(b"{}", b"")
+        if not shorter or shorter == brackets:  # balanced within the limit, or not JSON
+            return False
+        brackets = shorter
+    return True
+
+
 def decode_json(raw: bytes) -> Any:
-    """The request body as JSON (a 400 when it is not)."""
+    """The request body as JSON; a 400 when it is empty, not JSON, or nested too deep.
+    (The body's size is bounded by ``[api] max_body_bytes``: a 413 before this.)"""
     if not raw:
         raise bad_request("Malformed request body: the body is empty.")
+    if json_depth_exceeds(raw):
+        raise bad_request(f"Malformed request body: nested deeper than {MAX_JSON_DEPTH} levels.")
     try:
         return msgspec.json.decode(raw)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         raise bad_request("Malformed request body: it is not valid JSON.") from None
 
 

@@ -10,7 +10,6 @@ from aiohttp import web
 
 from aionova import exception
 from aionova.api import views
-from aionova.api.auth import require_admin
 from aionova.api.common import (
     COMPUTE_API,
     DB,
@@ -21,7 +20,8 @@ from aionova.api.common import (
     version_of,
 )
 from aionova.api.faults import HTTPFault, bad_request, not_found
-from aionova.api.schemas import Evacuate, Reboot, Rebuild, convert, decode_json
+from aionova.api.policy import allowed, authorize, instance_target
+from aionova.api.schemas import Evacuate, Reboot, Rebuild, check_name, convert, decode_json
 from aionova.objects import Instance
 
 Action = Callable[[web.Request, Instance, Any], Awaitable[web.Response]]
@@ -61,7 +61,7 @@ async def rebuild(request: web.Request, instance: Instance, raw: Any) -> web.Res
     password = body.adminPass or secrets.token_urlsafe(9)
     kwargs: dict[str, Any] = {"preserve_ephemeral": body.preserve_ephemeral}
     if body.name is not None:
-        kwargs["name"] = body.name
+        kwargs["name"] = check_name(body.name)
     if body.metadata is not None:
         kwargs["metadata"] = body.metadata
     await _call(request, "rebuild", instance, image_ref, admin_password=password, **kwargs)
@@ -94,7 +94,6 @@ def _evacuate_args(version: Any, raw: Any) -> Evacuate:
 
 async def evacuate(request: web.Request, instance: Instance, raw: Any) -> web.Response:
     ctxt, version = ctxt_of(request), version_of(request)
-    require_admin(ctxt, "os_compute_api:os-evacuate")
     body = _evacuate_args(version, raw)
     if body.host is not None:
         svc = await request.app[DB].service_get_by_host_and_binary(ctxt, body.host, "nova-compute")
@@ -131,6 +130,15 @@ async def start(request: web.Request, instance: Instance, raw: Any) -> web.Respo
     return reply(None, status=202)
 
 
+# The policy rule of each action (target: the server's project and user).
+RULES = {
+    "reboot": "os_compute_api:servers:reboot",
+    "rebuild": "os_compute_api:servers:rebuild",
+    "evacuate": "os_compute_api:os-evacuate",
+    "os-stop": "os_compute_api:servers:stop",
+    "os-start": "os_compute_api:servers:start",
+}
+
 ACTIONS: dict[str, Action] = {
     "reboot": reboot,
     "rebuild": rebuild,
@@ -149,6 +157,7 @@ async def dispatch(request: web.Request) -> web.Response:
     if action is None:
         raise bad_request(f"There is no such action: {str(name)[:40]}")
     instance = await load_instance(request)
+    authorize(request, RULES[name], instance_target(instance))
     return await action(request, instance, args)
 
 
@@ -171,6 +180,8 @@ def _action_view(request: web.Request, action: Any) -> dict[str, Any]:
 async def _actions(request: web.Request) -> list[Any]:
     deleted_ok = version_of(request).at_least("2.21")
     instance = await load_instance(request, read_deleted=deleted_ok)
+    kind = "show" if "request_id" in request.match_info else "list"
+    authorize(request, f"os_compute_api:os-instance-actions:{kind}", instance_target(instance))
     actions = await request.app[DB].actions_get(ctxt_of(request), instance.uuid)
     return sorted(actions, key=lambda a: a.id or 0, reverse=True)
 
@@ -182,19 +193,23 @@ async def actions_index(request: web.Request) -> web.Response:
 
 async def actions_show(request: web.Request) -> web.Response:
     wanted = request.match_info["request_id"]
-    ctxt = ctxt_of(request)
     for action in await _actions(request):
         if action.request_id == wanted:
             view = _action_view(request, action)
-            view["events"] = [
-                {
-                    "event": e.event,
-                    "start_time": views.iso(e.start_time),
-                    "finish_time": views.iso(e.finish_time),
-                    "result": e.result,
-                    **({"traceback": e.traceback} if ctxt.is_admin else {}),
-                }
-                for e in action.events
-            ]
+            # Nova: all event details under os-instance-actions:events; from 2.51 the
+            # others see the events without their traceback.
+            target = {"project_id": action.project_id}
+            full = allowed(request, "os_compute_api:os-instance-actions:events", target)
+            if full or version_of(request).at_least("2.51"):
+                view["events"] = [
+                    {
+                        "event": e.event,
+                        "start_time": views.iso(e.start_time),
+                        "finish_time": views.iso(e.finish_time),
+                        "result": e.result,
+                        **({"traceback": e.traceback} if full else {}),
+                    }
+                    for e in action.events
+                ]
             return reply({"instanceAction": view})
     raise not_found(f"Action {wanted[:60]} not found")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import secrets
 from typing import Any
 
@@ -11,7 +10,6 @@ from aiohttp import web
 
 from aionova import exception
 from aionova.api import server_actions, views
-from aionova.api.auth import can_see, require_admin
 from aionova.api.common import (
     COMPUTE_API,
     DB,
@@ -24,8 +22,10 @@ from aionova.api.common import (
     reply,
     version_of,
 )
-from aionova.api.faults import HTTPFault, bad_request, forbidden, not_found
+from aionova.api.faults import HTTPFault, bad_request
 from aionova.api.microversion import Version
+from aionova.api.policy import allowed, authorize, instance_target
+from aionova.api.regex import compile_filter
 from aionova.api.schemas import (
     ServerCreate,
     ServerUpdate,
@@ -54,9 +54,11 @@ def _status_matches(instance: Instance, wanted: str) -> bool:
 async def _matching(request: web.Request) -> list[Instance]:
     """Servers the caller may list, filtered by the query; newest first."""
     ctxt, q = ctxt_of(request), request.query
+    kind = "detail" if request.path.endswith("/detail") else "index"
+    authorize(request, f"os_compute_api:servers:{kind}")
     all_tenants = "all_tenants" in q and q.get("all_tenants", "").lower() not in ("0", "false")
     if all_tenants:
-        require_admin(ctxt, "os_compute_api:servers:index:get_all_tenants")
+        authorize(request, f"os_compute_api:servers:{kind}:get_all_tenants")
     filters: dict[str, Any] = {}
     if not all_tenants:
         filters["project_id"] = ctxt.project_id
@@ -66,15 +68,12 @@ async def _matching(request: web.Request) -> list[Instance]:
         return []
     items = await request.app[COMPUTE_API].get_all(ctxt, filters)
     if q.get("host"):
-        require_admin(ctxt, "os_compute_api:servers:index:host")
+        authorize(request, "os_compute_api:servers:allow_all_filters")
         items = [i for i in items if i.host == q["host"]]
     if q.get("status"):
         items = [i for i in items if _status_matches(i, q["status"])]
     if q.get("name"):
-        try:
-            pattern = re.compile(q["name"])
-        except re.error:
-            raise bad_request(f"Invalid name filter {q['name'][:40]!r}") from None
+        pattern = compile_filter(q["name"], "name")  # linear time: RE2
         items = [i for i in items if pattern.search(i.display_name or "")]
     if q.get("image"):
         items = [i for i in items if i.image_ref == q["image"]]
@@ -101,16 +100,40 @@ async def _host_status(request: web.Request, instance: Instance, cache: dict[str
     return cache[instance.host]
 
 
+async def _visible_host_status(
+    request: web.Request, instance: Instance, cache: dict[str, str]
+) -> str | None:
+    """``host_status`` under Nova's two rules: all of it, or only when UNKNOWN."""
+    target = instance_target(instance)
+    rule = "os_compute_api:servers:show:host_status"
+    if allowed(request, rule, target):
+        return await _host_status(request, instance, cache)
+    if allowed(request, f"{rule}:unknown-only", target):
+        status = await _host_status(request, instance, cache)
+        return status if status == "UNKNOWN" else None
+    return None
+
+
 async def full_view(
     request: web.Request, instance: Instance, cache: dict[str, str] | None = None
 ) -> dict[str, Any]:
     """One server as the caller at this microversion sees it."""
     ctxt, version = ctxt_of(request), version_of(request)
     fault = await request.app[COMPUTE_API].get_fault(ctxt, instance)
+    target = instance_target(instance)
     status = None
-    if ctxt.is_admin and version.at_least("2.16"):
-        status = await _host_status(request, instance, {} if cache is None else cache)
-    return views.server(base_url(request), ctxt, instance, version, fault=fault, host_status=status)
+    if version.at_least("2.16"):
+        status = await _visible_host_status(request, instance, {} if cache is None else cache)
+    extended = allowed(request, "os_compute_api:os-extended-server-attributes", target)
+    return views.server(
+        base_url(request),
+        ctxt,
+        instance,
+        version,
+        fault=fault,
+        host_status=status,
+        extended=extended,
+    )
 
 
 async def detail(request: web.Request) -> web.Response:
@@ -121,6 +144,7 @@ async def detail(request: web.Request) -> web.Response:
 
 async def show(request: web.Request) -> web.Response:
     instance = await load_instance(request)
+    authorize(request, "os_compute_api:servers:show", instance_target(instance))
     return reply({"server": await full_view(request, instance)})
 
 
@@ -143,12 +167,16 @@ async def create(request: web.Request) -> web.Response:
     if not isinstance(raw, dict) or "server" not in raw:
         raise bad_request("Invalid input: the body must be {'server': {...}}.")
     body = convert(raw["server"], ServerCreate, "server")
+    check_name(body.name)
+    authorize(request, "os_compute_api:servers:create")
     if version.at_least("2.37") and body.networks is None:
         raise bad_request("Invalid input for field/attribute server: 'networks' is required.")
     if body.max_count is not None and body.max_count < body.min_count:
         raise bad_request("min_count must be <= max_count")
-    if body.availability_zone and ":" in body.availability_zone and not ctxt.is_admin:
-        raise forbidden("os_compute_api:servers:create:forced_host")
+    if body.availability_zone and ":" in body.availability_zone:
+        authorize(request, "os_compute_api:servers:create:forced_host")
+    if isinstance(body.networks, list) and body.networks:
+        authorize(request, "os_compute_api:servers:create:attach_network")
     image_ref = _image_ref(body)
     if image_ref is None:
         raise bad_request("Block Device Mapping is Invalid: no image to boot from.")
@@ -219,8 +247,7 @@ async def update(request: web.Request) -> web.Response:
     # Nova validates the body before it looks the server up.
     name, sysmeta = _update_args(decode_json(await request.read()), version_of(request))
     instance = await load_instance(request)
-    if not can_see(ctxt, instance.project_id):  # os_compute_api:servers:update
-        raise not_found(f"Instance {instance.uuid} could not be found.")
+    authorize(request, "os_compute_api:servers:update", instance_target(instance))
     if name is not None or sysmeta:
         instance = await request.app[COMPUTE_API].update_instance(
             ctxt, instance, display_name=name, system_metadata=sysmeta
@@ -230,6 +257,7 @@ async def update(request: web.Request) -> web.Response:
 
 async def delete(request: web.Request) -> web.Response:
     instance = await load_instance(request)
+    authorize(request, "os_compute_api:servers:delete", instance_target(instance))
     api = request.app[COMPUTE_API]
     if not hasattr(api, "delete"):
         raise HTTPFault(501, "Deleting servers is not available in this control plane yet.")

@@ -169,8 +169,10 @@ def server(
     *,
     fault: InstanceFault | None = None,
     host_status: str | None = None,
+    extended: bool | None = None,
 ) -> dict[str, Any]:
-    """The full server view at ``version``; ``OS-EXT-SRV-ATTR:*`` only for admins."""
+    """The full server view at ``version``; ``OS-EXT-SRV-ATTR:*`` only when ``extended``
+    (the os-extended-server-attributes policy; default: for admins)."""
     image: Any = ""
     if instance.image_ref:
         image = {
@@ -204,7 +206,7 @@ def server(
         "os-extended-volumes:volumes_attached": [],
         "security_groups": [{"name": "default"}],
     }
-    if ctxt.is_admin:
+    if ctxt.is_admin if extended is None else extended:
         view["OS-EXT-SRV-ATTR:host"] = instance.host
         view["OS-EXT-SRV-ATTR:hypervisor_hostname"] = instance.node
         view["OS-EXT-SRV-ATTR:instance_name"] = f"instance-{instance.uuid[:8]}"

@@ -13,8 +13,8 @@ from typing import Any
 from aiohttp import web
 
 from aionova.api import views
-from aionova.api.auth import require_admin
 from aionova.api.common import HOST_API, SERVICEGROUP, ctxt_of, reply
+from aionova.api.policy import authorize
 from aionova.objects import Service
 
 DEFAULT_ZONE = "nova"
@@ -42,6 +42,7 @@ async def _services(request: web.Request) -> list[Service]:
 
 async def index(request: web.Request) -> web.Response:
     """GET /os-availability-zone (os_compute_api:os-availability-zone:list, anyone)."""
+    authorize(request, "os_compute_api:os-availability-zone:list")
     available, unavailable = _zones(await _services(request))
     zones = [(z, True) for z in available] + [(z, False) for z in unavailable]
     info = [
@@ -56,7 +57,7 @@ async def detail(request: web.Request) -> web.Response:
     """GET /os-availability-zone/detail (admin): each available zone's hosts, and on each
     host its enabled services with liveness; zones with only disabled services have no
     hosts. The internal zone is included."""
-    require_admin(ctxt_of(request), "os_compute_api:os-availability-zone:detail")
+    authorize(request, "os_compute_api:os-availability-zone:detail")
     services = await _services(request)
     available, unavailable = _zones(services)
     servicegroup = request.app[SERVICEGROUP]

@@ -3,6 +3,7 @@
     aionova all-in-one [--computes N] [--port P]      # everything in one process
     aionova api | conductor | scheduler               # control-node services
     aionova compute --host NAME                       # one fake compute
+    aionova keystone-register --url http://HOST:8774  # list the API in Keystone's catalog
 
 Settings come from a TOML file (``--config`` or ``$AIONOVA_CONFIG``), then
 ``AIONOVA_<SECTION>__<KEY>`` environment variables, then these flags.
@@ -21,8 +22,11 @@ from collections.abc import Sequence
 import msgspec
 
 from aionova import config as config_mod
+from aionova.api.auth import UnsafeConfig, check_noauth_exposure
+from aionova.api.keystone import ConfigError
+from aionova.api.policy import PolicyFileError
 from aionova.api.requestlog import setup as setup_logging
-from aionova.cmd import services
+from aionova.cmd import keystone_register, services
 from aionova.config import Config
 from aionova.service import tune_gc
 
@@ -50,7 +54,23 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compute", parents=[common], help="run one fake compute")
     p.add_argument("--host", required=True, help="the compute's host name")
     p.add_argument("--spawn-latency", type=float, default=0.0, help="seconds per spawn")
+    p = sub.add_parser(
+        "keystone-register",
+        help="register the compute and image endpoints in Keystone",
+        description=keystone_register.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--log-level", default=os.environ.get("AIONOVA_LOG_LEVEL", "INFO"))
+    keystone_register.add_arguments(p)
     return parser
+
+
+def _register(args: argparse.Namespace) -> None:
+    try:
+        lines = asyncio.run(keystone_register.register(args))
+    except keystone_register.RegistrationError as exc:
+        sys.exit(f"aionova keystone-register: {exc}")
+    print("\n".join(lines))
 
 
 def load_config(args: argparse.Namespace) -> Config:
@@ -71,8 +91,13 @@ def load_config(args: argparse.Namespace) -> Config:
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     setup_logging(args.log_level)
+    if args.command == "keystone-register":
+        _register(args)
+        return
     try:
         cfg = load_config(args)
+        if args.command in ("api", "all-in-one"):
+            check_noauth_exposure(cfg.api)
     except (OSError, ValueError, msgspec.ValidationError) as exc:
         sys.exit(f"aionova: bad configuration: {exc}")
     runners = {
@@ -83,8 +108,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         "all-in-one": services.run_all_in_one,
     }
     tune_gc()
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(runners[args.command](cfg, args))
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(runners[args.command](cfg, args))
+    except (UnsafeConfig, ConfigError, PolicyFileError) as exc:
+        sys.exit(f"aionova: bad configuration: {exc}")
 
 
 if __name__ == "__main__":

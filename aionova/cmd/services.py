@@ -108,7 +108,10 @@ async def run_all_in_one(cfg: Config, args: argparse.Namespace) -> None:
         await cloud.add_compute(f"compute{index}", _driver(args.spawn_latency))
     assert cloud.api is not None
     base = await start_api(runner, cloud.api, cloud.db, cfg.api)
-    sys.stdout.write(banner(base, args.computes, cloud.url))
+    if cfg.api.auth_strategy == "keystone":
+        sys.stdout.write(keystone_banner(base, args.computes, cloud.url))
+    else:
+        sys.stdout.write(banner(base, args.computes, cloud.url))
     sys.stdout.flush()
     await runner.serve_forever()
 
@@ -128,6 +131,24 @@ def banner(base: str, computes: int, transport: str) -> str:
   # openstack (python-openstackclient): same two, minus the three dummies, plus
   export OS_IMAGE_ENDPOINT_OVERRIDE={base}/image OS_IDENTITY_API_VERSION=3
   env -u OS_USERNAME -u OS_PROJECT_ID -u OS_AUTH_URL openstack server list
+
+Ctrl-C (SIGINT) or SIGTERM stops it.
+"""
+
+
+def keystone_banner(base: str, computes: int, transport: str) -> str:
+    """The same, when tokens are validated by Keystone (the clients go through its catalog)."""
+    if "@" in transport:
+        transport = transport.split("://")[0] + "://***@" + transport.rpartition("@")[2]
+    return f"""aionova all-in-one is up: {computes} fake computes on {transport}
+  API: {base}/v2.1   (microversions 2.1 .. 2.60; auth_strategy keystone)
+
+  # once per Keystone: list this API in its catalog (compute, and image)
+  aionova keystone-register --url {base} --os-auth-url $OS_AUTH_URL --os-password ...
+  # then the clients with password auth
+  export OS_AUTH_URL=http://KEYSTONE:5000/v3 OS_USERNAME=... OS_PASSWORD=... OS_PROJECT_NAME=...
+  export OS_USER_DOMAIN_NAME=Default OS_PROJECT_DOMAIN_NAME=Default OS_IDENTITY_API_VERSION=3
+  openstack server list; nova list
 
 Ctrl-C (SIGINT) or SIGTERM stops it.
 """

@@ -30,3 +30,39 @@ def test_toml_env_and_flags(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
 def test_compute_needs_a_host() -> None:
     with pytest.raises(SystemExit):
         _parser().parse_args(["compute"])
+
+
+def test_noauth2_on_a_public_address_refuses_to_start(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    argv = [sys.executable, "-m", "aionova", "api", "--listen", "0.0.0.0", "--port", "0"]
+    argv += ["--database", str(tmp_path / "n.sqlite")]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert "noauth_allow_public" in done.stderr and "0.0.0.0" in done.stderr
+
+
+def test_auth_settings_from_toml(tmp_path: Path) -> None:
+    path = tmp_path / "aionova.toml"
+    path.write_text(
+        '[api]\nauth_strategy = "keystone"\n'
+        '[keystone_authtoken]\nauth_url = "http://controller:5000"\nusername = "nova"\n'
+        'password = "pw"\nproject_name = "service"\ntoken_cache_time = 60\n'
+        '[oslo_policy]\npolicy_file = "/etc/aionova/policy.yaml"\n'
+    )
+    cfg = load_config(_parser().parse_args(["api", "--config", str(path)]))
+    assert cfg.api.auth_strategy == "keystone" and cfg.api.noauth_allow_public is False
+    ks = cfg.keystone_authtoken
+    assert (ks.auth_url, ks.auth_type, ks.token_cache_time) == (
+        "http://controller:5000",
+        "password",
+        60,
+    )
+    assert (ks.user_domain_name, ks.project_domain_name) == ("Default", "Default")
+    assert cfg.oslo_policy.policy_file == "/etc/aionova/policy.yaml"
+    with pytest.raises(SystemExit):
+        path.write_text('[api]\nauth_strategy = "anything"\n')
+        from aionova.cmd.main import main
+
+        main(["api", "--config", str(path)])

@@ -1,12 +1,17 @@
-"""Property test over request bodies, paths and headers: the API never answers 5xx."""
+"""Property test over request bodies, paths and headers: the API never answers 5xx, and
+keeps answering (every served route, microversion headers, invalid UTF-8, deep nesting,
+20 MB bodies)."""
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
+import msgspec
 from aiohttp.test_utils import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from yarl import URL
 
 from tests.api.conftest import ADMIN, CIRROS, boot
 
@@ -162,3 +167,120 @@ async def test_raw_bodies_never_500(client: Client) -> None:
         await _ok(await client.post("/v2.1/servers", data=raw, headers=ADMIN))
         await _ok(await client.post("/v2.1/servers/x/action", data=raw, headers=ADMIN))
         await _ok(await client.put(f"/v2.1/servers/{CIRROS}", data=raw, headers=ADMIN))
+
+
+# ---- every served route: paths, queries, microversion headers, bodies ---------------
+
+segments = st.one_of(
+    st.sampled_from(["detail", "x", "force-down", "search", "servers", "%ff", "%00", "..", CIRROS]),
+    st.uuids().map(str),
+    st.text(alphabet="abc-123%.~_", min_size=1, max_size=12),
+)
+raw_bodies = st.one_of(
+    st.binary(max_size=64),
+    st.sampled_from(
+        [
+            b"\xff\xfe\xfd",
+            b'{"server": {"name": "\xc3\x28"}}',
+            b"[" * 5000,
+            b"[" * 2000 + b"]" * 2000,
+            b'{"a":' * 3000 + b"1" + b"}" * 3000,
+            b'{"reboot": {"type": "' + b"\\u0000" * 10 + b'"}}',
+            b"1e999999",
+            b'"' + b"\\" * 1001,
+        ]
+    ),
+    json_values.map(lambda v: msgspec.json.encode(v)),
+)
+header_values = st.one_of(
+    st.sampled_from(["compute 2.1", "compute latest", "compute 2.999", "compute 3.0", "2.60", ""]),
+    st.text(
+        alphabet=st.characters(min_codepoint=32, max_codepoint=255, exclude_categories=("Cc",)),
+        max_size=30,
+    ),
+)
+
+
+def _served_routes(client: Client) -> list[tuple[str, str]]:
+    routes = []
+    for route in client.server.app.router.routes():  # type: ignore[union-attr]
+        info = route.resource.get_info() if route.resource is not None else {}
+        path = info.get("path") or info.get("formatter")
+        if path and route.method != "HEAD":
+            routes.append((route.method, path))
+    return sorted(set(routes))
+
+
+def _fill(template: str, values: list[str]) -> str:
+    out, parts = [], template.split("/")
+    for part in parts:
+        if part.startswith("{"):
+            out.append(values.pop() if values else "x")
+        else:
+            out.append(part)
+    return "/".join(out)
+
+
+@settings(
+    max_examples=250,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    data=st.data(),
+    values=st.lists(segments, min_size=3, max_size=3),
+    query=st.dictionaries(
+        st.sampled_from(["name", "limit", "marker", "all_tenants", "host", "status", "x"]),
+        st.text(max_size=10),
+        max_size=3,
+    ),
+    version=header_values,
+    legacy=header_values,
+    body=raw_bodies,
+)
+async def test_every_route_never_500(
+    client: Client,
+    data: st.DataObject,
+    values: list[str],
+    query: dict[str, str],
+    version: str,
+    legacy: str,
+    body: bytes,
+) -> None:
+    method, template = data.draw(st.sampled_from(_served_routes(client)))
+    path = _fill(template, list(values))
+    url = URL(f"{path}?{urlencode(query)}" if query else path, encoded=True)
+    headers = {
+        **ADMIN,
+        "OpenStack-API-Version": version,
+        "X-OpenStack-Nova-API-Version": legacy,
+        "Content-Type": "application/json",
+    }
+    resp = await client.request(method, url, data=body, headers=headers)
+    await _ok(resp)
+    alive = await client.get("/v2.1/", headers=ADMIN)  # still answering
+    assert alive.status == 200
+
+
+async def test_twenty_megabytes_on_every_route(client: Client) -> None:
+    big = b'{"server": {"name": "' + b"x" * (20 << 20) + b'"}}'
+    for method, template in _served_routes(client):
+        path = _fill(template, [CIRROS, "detail", CIRROS])
+        resp = await client.request(method, path, data=big, headers=ADMIN)
+        await _ok(resp)
+        if method in ("POST", "PUT"):
+            assert resp.status in (413, 404, 405), (method, path, resp.status)
+    assert (await client.get("/v2.1/flavors", headers=ADMIN)).status == 200
+
+
+async def test_invalid_utf8_in_paths_and_queries(client: Client) -> None:
+    for raw in (
+        "/v2.1/servers/%ff%fe",
+        "/v2.1/servers?name=%ff",
+        "/v2.1/servers?name=%00",
+        "/v2.1/flavors/%c3%28",
+        "/v2.1/os-hypervisors/%ff/search",
+        "/v2.1/servers/detail?name=%ed%a0%80",
+        "/image/v2/images?name=%ff",
+    ):
+        await _ok(await client.get(URL(raw, encoded=True), headers=ADMIN))

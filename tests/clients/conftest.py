@@ -18,6 +18,10 @@ from typing import Any
 
 import pytest
 
+from tests.keystone import keystone
+
+__all__ = ["keystone"]  # the session fixture (scripts/keystone.sh), for this directory
+
 BIN = Path(sys.executable).parent
 NOVA = shutil.which("nova", path=str(BIN)) or shutil.which("nova")
 OPENSTACK = shutil.which("openstack", path=str(BIN)) or shutil.which("openstack")
