@@ -100,7 +100,19 @@ class KeystoneClient:
             self._session = None
 
     async def validate(self, user_token: str) -> dict[str, Any] | None:
-        """The token body when Keystone says the token is valid; None when it says not."""
+        """The token body when Keystone says the token is valid; None when it says not.
+
+        ``http_connect_timeout`` bounds the whole validation, the service user's
+        (re-)authentication included: a request never waits on Keystone for longer.
+        """
+        timeout = self._opts.http_connect_timeout
+        try:
+            async with asyncio.timeout(timeout):
+                return await self._validate(user_token)
+        except TimeoutError:
+            raise KeystoneUnavailable(f"no answer from Keystone within {timeout}s") from None
+
+    async def _validate(self, user_token: str) -> dict[str, Any] | None:
         stale: str | None = None
         for _attempt in range(2):
             service_token = await self._get_service_token(stale)
