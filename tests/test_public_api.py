@@ -33,6 +33,14 @@ EXPECTED = {
     "RPCDispatcherError",
     "TransportError",
     "TransportOptions",
+    # notifications (rpc/notify/)
+    "Notifier",
+    "NotificationFilter",
+    "NotificationResult",
+    "get_notification_transport",
+    "get_notification_listener",
+    "get_batch_notification_listener",
+    "DriverLoadFailure",
 }
 
 
