@@ -3,6 +3,7 @@
     aionova all-in-one [--computes N] [--port P]      # everything in one process
     aionova api | conductor | scheduler               # control-node services
     aionova compute --host NAME                       # one fake compute
+    aionova events [--format both]                    # print notifications as they happen
 
 Settings come from a TOML file (``--config`` or ``$AIONOVA_CONFIG``), then
 ``AIONOVA_<SECTION>__<KEY>`` environment variables, then these flags.
@@ -22,7 +23,7 @@ import msgspec
 
 from aionova import config as config_mod
 from aionova.api.requestlog import setup as setup_logging
-from aionova.cmd import services
+from aionova.cmd import events, services
 from aionova.config import Config
 from aionova.service import tune_gc
 
@@ -50,6 +51,8 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compute", parents=[common], help="run one fake compute")
     p.add_argument("--host", required=True, help="the compute's host name")
     p.add_argument("--spawn-latency", type=float, default=0.0, help="seconds per spawn")
+    p = sub.add_parser("events", parents=[common], help="print notifications as they happen")
+    events.add_arguments(p)
     return parser
 
 
@@ -81,6 +84,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "scheduler": services.run_scheduler,
         "compute": services.run_compute,
         "all-in-one": services.run_all_in_one,
+        "events": events.run,
     }
     tune_gc()
     with contextlib.suppress(KeyboardInterrupt):
