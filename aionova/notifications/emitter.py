@@ -18,16 +18,13 @@ topics`` with publisher ``<service>.<host>``; ``versioned`` the ``instance.*``,
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from typing import Any
-
-import msgspec
 
 from aionova import rpc
 from aionova.context import RequestContext
 from aionova.notifications import legacy, versioned
+from aionova.notifications.sender import Pending, SendQueue
 from aionova.notifications.settings import (
     NOVA_CONTROL_EXCHANGE,
     NotificationsOpts,
@@ -39,18 +36,6 @@ from aionova.objects import Instance, Service
 LOG = logging.getLogger(__name__)
 
 DEFAULT_QUEUE_SIZE = 1000
-
-
-class _Pending(msgspec.Struct, frozen=True):
-    notifier: rpc.Notifier
-    ctxt: dict[str, Any]
-    priority: str
-    event_type: str
-    payload: Any
-
-
-def _context(ctxt: RequestContext | None) -> dict[str, Any]:
-    return ctxt.to_dict() if ctxt is not None else {}
 
 
 class Notifications:
@@ -96,12 +81,8 @@ class Notifications:
                     topics=self.opts.versioned_notifications_topics,
                     retry=retry,
                 )
-        self._queue: asyncio.Queue[_Pending] = asyncio.Queue(maxsize=queue_size)
+        self._sender = SendQueue(queue_size, f"notifications of {binary} on {host}")
         self._prepared: dict[tuple[int, str], rpc.Notifier] = {}
-        self._worker: asyncio.Task[None] | None = None
-        self._closed = False
-        self.sent = 0
-        self.dropped = 0
 
     @classmethod
     def from_settings(
@@ -337,60 +318,27 @@ class Notifications:
         event_type: str,
         payload: Any,
     ) -> None:
-        if self._closed:
-            LOG.warning("notifications stopped; %s not sent", event_type)
-            return
         key = (id(notifier), publisher_id)
         prepared = self._prepared.get(key)
         if prepared is None:
             prepared = self._prepared[key] = notifier.prepare(publisher_id=publisher_id)
-        try:
-            self._queue.put_nowait(
-                _Pending(prepared, _context(ctxt), priority, event_type, payload)
-            )
-        except asyncio.QueueFull:
-            self.dropped += 1
-            if self.dropped == 1 or self.dropped % 100 == 0:
-                LOG.warning(
-                    "notification queue full (%d); %s dropped (%d so far)",
-                    self._queue.maxsize,
-                    event_type,
-                    self.dropped,
-                )
-            return
-        if self._worker is None:
-            self._worker = asyncio.get_running_loop().create_task(
-                self._send_forever(), name=f"notifications-{self.binary}-{self.host}"
-            )
+        context = ctxt.to_dict() if ctxt is not None else {}
+        self._sender.put(Pending(prepared, context, priority, event_type, payload))
 
-    async def _send_forever(self) -> None:
-        while True:
-            pending = await self._queue.get()
-            try:
-                # The Notifier logs and swallows sending errors; only cancellation escapes.
-                await getattr(pending.notifier, pending.priority)(
-                    pending.ctxt, pending.event_type, pending.payload
-                )
-                self.sent += 1
-            finally:
-                self._queue.task_done()
+    @property
+    def sent(self) -> int:
+        return self._sender.sent
+
+    @property
+    def dropped(self) -> int:
+        return self._sender.dropped
 
     async def join(self, timeout: float = 10.0) -> None:
         """Wait until everything queued so far was handed to the transport."""
-        async with asyncio.timeout(timeout):
-            await self._queue.join()
+        await self._sender.join(timeout)
 
     async def stop(self, timeout: float = 5.0) -> None:
         """Send what is queued (within ``timeout``), then stop; later calls are dropped."""
-        self._closed = True
-        if self._worker is not None:
-            try:
-                await self.join(timeout)
-            except TimeoutError:
-                LOG.warning("%d notification(s) not sent at stop", self._queue.qsize())
-            worker, self._worker = self._worker, None
-            worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await worker
+        await self._sender.stop(timeout)
         if self._owns_transport and self._transport is not None:
             await self._transport.close()

@@ -82,6 +82,12 @@ class NotificationDispatcher:
     """Calls the endpoints of one notification's priority."""
 
     def __init__(self, endpoints: Sequence[object], serializer: Serializer | None = None) -> None:
+        if serializer is not None and not isinstance(serializer, Serializer):
+            # oslo.messaging's 4th positional parameter is ``executor``; aionova has none
+            raise TypeError(
+                f"serializer must be a Serializer, not {serializer!r} "
+                "(there is no executor parameter: endpoints run on the event loop)"
+            )
         self.endpoints = list(endpoints)
         self.serializer: Serializer = serializer or NoOpSerializer()
         self._callbacks = callbacks_by_priority(self.endpoints)

@@ -68,6 +68,7 @@ class ListenerBase(ABC):
         self.pool = pool
         self.transient_pool = transient_pool
         self._listener: Listener | None = None
+        self._released: list[Listener] = []  # stopped subscriptions still settling
         self._running = False
         self._stopped = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -91,6 +92,9 @@ class ListenerBase(ABC):
             if not isinstance(driver, NotificationDriver):
                 raise DriverLoadFailure(f"{type(driver).__name__} cannot carry notifications")
             pairs = [(t, p) for t in self.targets for p in self.dispatcher.supported_priorities]
+            if self._listener is not None:  # started again before wait(): close it then
+                self._released.append(self._listener)
+                self._listener = None
             self._stopped.clear()
             self._listener = await driver.listen_for_notifications(
                 pairs, self.pool, self._on_message, transient=self.transient_pool
@@ -127,8 +131,11 @@ class ListenerBase(ABC):
         await self._release()
 
     async def _release(self) -> None:
-        listener, self._listener = self._listener, None
-        if listener is not None:
+        listeners, self._released = self._released, []
+        if not self._running and self._listener is not None:  # (a restart keeps the live one)
+            listeners.append(self._listener)
+            self._listener = None
+        for listener in listeners:
             await listener.close()
 
     async def __aenter__(self) -> ListenerBase:

@@ -126,7 +126,7 @@ async def test_no_driver_means_off_and_no_transport(bus_url: str) -> None:
     assert not emitter.legacy_enabled and not emitter.versioned_enabled
     emitter.notify_about_instance_usage(CTXT, make_instance(), "create.start")
     emitter.notify_about_instance_action(CTXT, make_instance(), "reboot", "start")
-    assert emitter._queue.qsize() == 0
+    assert len(emitter._sender) == 0
     await emitter.stop()
 
 

@@ -289,6 +289,8 @@ def test_bad_listener_arguments(bus_url: str) -> None:
 
     with pytest.raises(TypeError, match="NotificationFilter"):
         rpc.get_notification_listener(transport, [rpc.Target(topic="t")], [BadFilter()])
+    with pytest.raises(TypeError, match="no executor parameter"):
+        rpc.get_notification_listener(transport, [rpc.Target(topic="t")], [Recorder()], "threading")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="batch_size"):
         rpc.get_batch_notification_listener(
             transport, [rpc.Target(topic="t")], [Recorder()], batch_size=0
@@ -334,3 +336,22 @@ async def test_abort_requeues_what_was_not_processed(
     async with listener(transport, topic, [rec]):
         await rec.wait_for(2)
     assert sorted(rec.events) == ["ev.a", "ev.b"]
+
+
+async def test_restart_before_wait_and_after(transport: rpc.Transport, topic: str) -> None:
+    rec = Recorder()
+    notifier = rpc.Notifier(transport, "pub", topics=[topic])
+    lst = listener(transport, topic, [rec])
+    await lst.start()
+    await lst.stop()
+    await lst.start()  # before wait(): the first subscription is closed by the next wait()
+    await notifier.info({}, "ev.1", {})
+    await rec.wait_for(1)
+    await lst.stop()
+    await lst.wait(10)
+    await lst.start()  # after wait(): subscribes again
+    await notifier.info({}, "ev.2", {})
+    await rec.wait_for(2)
+    await lst.stop()
+    await lst.wait(10)
+    assert rec.events == ["ev.1", "ev.2"]
