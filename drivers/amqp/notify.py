@@ -39,6 +39,7 @@ from aionova.rpc._target import Target
 from aionova.rpc.errors import MessageDeliveryFailure, TransportError
 
 LOG = logging.getLogger(__name__)
+_SPEC_CACHE = 1024  # (exchange, routing key) pairs whose queue specs are kept
 
 _RETRIED: tuple[type[BaseException], ...] = (
     *LIBRARY_ERRORS,
@@ -94,11 +95,18 @@ class NotificationSender:
         self._conn: AbstractConnection | None = None
         self._channel: AbstractChannel | None = None
         self._declared: set[tuple[str, str]] = set()
+        self._specs: dict[tuple[str | None, str], QueueSpec] = {}
         self._lock = asyncio.Lock()
 
     async def send(self, target: Target, body: bytes, retry: int | None) -> None:
         key = target.topic or ""
-        spec = notification_queue(self._settings, target, key)
+        spec = self._specs.get((target.exchange, key))
+        if spec is None:
+            if len(self._specs) >= _SPEC_CACHE:
+                self._specs.clear()
+            spec = self._specs[target.exchange, key] = notification_queue(
+                self._settings, target, key
+            )
         await self._ensure(spec, retry)
         assert spec.exchange is not None
         await self._publisher.publish(spec.exchange, key, body, properties(), retry=retry)

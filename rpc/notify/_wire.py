@@ -16,7 +16,6 @@ acknowledges it.
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from typing import Any, Final
 
 import msgspec
@@ -25,7 +24,7 @@ from aionova.rpc.errors import MalformedMessage
 
 #: The priorities, lower case, as endpoint methods are named (oslo's order).
 PRIORITIES: Final = ("audit", "debug", "info", "warn", "error", "critical", "sample")
-_TIMESTAMP: Final = "%Y-%m-%d %H:%M:%S.%f"
+_VARIANT: Final = "89ab"  # RFC 4122 variant bits 10xx
 
 
 class Notification(msgspec.Struct, frozen=True):
@@ -41,8 +40,14 @@ class Notification(msgspec.Struct, frozen=True):
 
 def timestamp(now: dt.datetime | None = None) -> str:
     """``str(utcnow())`` as oslo.messaging writes it, always with microseconds."""
-    now = now or dt.datetime.now(dt.UTC)
-    return now.astimezone(dt.UTC).strftime(_TIMESTAMP)
+    now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(tzinfo=None)
+    return now.isoformat(" ", "microseconds")
+
+
+def message_id() -> str:
+    """A random (version 4) UUID string, from the envelope's pool of random ids."""
+    h = envelope.new_id()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
 
 
 def build_message(
@@ -50,7 +55,7 @@ def build_message(
 ) -> dict[str, Any]:
     """The inner message (before the driver adds ``_unique_id`` and the context)."""
     return {
-        "message_id": str(uuid.uuid4()),
+        "message_id": message_id(),
         "publisher_id": publisher_id,
         "event_type": event_type,
         "priority": priority,
