@@ -145,11 +145,15 @@ async def run(cfg: Config, args: argparse.Namespace) -> None:
         loop.add_signal_handler(sig, stop.set)
 
     def ready() -> None:
-        print(
-            f"watching {', '.join(topics)} on {_safe(url)} (Ctrl-C stops)",
-            file=sys.stderr,
-            flush=True,
-        )
+        where = f"{', '.join(topics)} on {_safe(url)}"
+        print(f"watching {where} (Ctrl-C stops)", file=sys.stderr, flush=True)
+        if url.startswith("memory://"):
+            print(
+                "note: memory:// is in-process; this command sees only its own process "
+                "(use --transport-url rabbit://…)",
+                file=sys.stderr,
+                flush=True,
+            )
 
     try:
         await watch(url, topics, sys.stdout, stop, ready=ready)

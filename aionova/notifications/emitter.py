@@ -305,7 +305,7 @@ class Notifications:
         except Exception:
             LOG.exception("could not build %s for %s", event_type, instance.uuid)
             return
-        priority = "error" if exception is not None else "info"
+        priority = "error" if exception is not None or phase == "error" else "info"
         publisher = f"{source or self.binary}:{host or self.host}"
         self._queue_one(self._versioned, publisher, ctxt, priority, event_type, payload)
 
