@@ -21,6 +21,7 @@ from aionova.rpc._server import RPCServer, get_rpc_server
 from aionova.rpc._target import Target
 from aionova.rpc._transport import Transport, TransportOptions, get_rpc_transport
 from aionova.rpc.errors import (
+    DriverLoadFailure,
     ExpectedException,
     InvalidTarget,
     MalformedMessage,
@@ -35,9 +36,18 @@ from aionova.rpc.errors import (
     TransportError,
     UnsupportedVersion,
 )
+from aionova.rpc.notify import (
+    NotificationFilter,
+    NotificationResult,
+    Notifier,
+    get_batch_notification_listener,
+    get_notification_listener,
+    get_notification_transport,
+)
 
 __all__ = [
     "DefaultRPCAccessPolicy",
+    "DriverLoadFailure",
     "ExpectedException",
     "ExplicitRPCAccessPolicy",
     "InvalidTarget",
@@ -49,6 +59,9 @@ __all__ = [
     "MessagingTimeout",
     "NoOpSerializer",
     "NoSuchMethod",
+    "NotificationFilter",
+    "NotificationResult",
+    "Notifier",
     "RPCAccessPolicyBase",
     "RPCClient",
     "RPCDispatcherError",
@@ -63,6 +76,9 @@ __all__ = [
     "UnsupportedVersion",
     "expected_exceptions",
     "expose",
+    "get_batch_notification_listener",
+    "get_notification_listener",
+    "get_notification_transport",
     "get_rpc_client",
     "get_rpc_server",
     "get_rpc_transport",

@@ -52,11 +52,29 @@ Contract (every driver MUST):
   else escapes.
 * Bound every wait: ``retry`` None or -1 means retry publishing forever, 0 one
   attempt, N means N+1 attempts, then ``MessageDeliveryFailure``.
+
+Notifications (``NotificationDriver``, implemented by both built-in drivers):
+
+* ``notify(target, body)`` publishes to ``target.exchange`` (None: the control
+  exchange, a topic exchange) with routing key ``target.topic``, which the
+  notifier makes ``<topic>.<priority>``. On the first publish to a key (again
+  after a reconnect) the driver declares a queue named after the key, bound
+  to it with oslo.messaging's flags, so notifications wait for a consumer.
+* ``listen_for_notifications(targets_and_priorities, pool, on_message)``
+  consumes ``<topic>.<priority>`` of every pair. Without a pool each key's
+  queue is the one named after it, shared by every pool-less listener
+  (competing consumers); with ``pool=NAME`` one queue named ``NAME`` is bound
+  to every key, so each pool gets every message once. ``transient=True`` makes
+  the pool queue the subscription's own: it expires when unused and is
+  deleted by ``close()`` (a watcher that must not leave a queue behind).
+* Every notification is handed over as a ``RequeueableDelivery``: the listener
+  calls exactly one of ``done()`` (acknowledge) or ``requeue()`` (give it back
+  to the queue, to be delivered again, possibly to another consumer).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol, runtime_checkable
 
 from aionova.rpc._target import Target
@@ -75,7 +93,16 @@ class Delivery(Protocol):
         """
 
 
+@runtime_checkable
+class RequeueableDelivery(Delivery, Protocol):
+    """A received notification: settled by ``done()`` (ack) or by ``requeue()``."""
+
+    def requeue(self) -> Awaitable[None] | None:
+        """Return the message to its queue instead of acknowledging it."""
+
+
 MessageHandler = Callable[[Delivery], None]
+NotificationHandler = Callable[[RequeueableDelivery], None]
 ReplyHandler = Callable[[bytes], None]
 
 
@@ -120,6 +147,24 @@ class Driver(Protocol):
 
     async def close(self) -> None:
         """Close connections and cancel every task the driver owns."""
+
+
+@runtime_checkable
+class NotificationDriver(Protocol):
+    """What a driver adds to carry notifications (see the contract above)."""
+
+    async def notify(self, target: Target, body: bytes, *, retry: int | None = None) -> None:
+        """Publish one notification to ``(target.exchange, target.topic)``."""
+
+    async def listen_for_notifications(
+        self,
+        targets_and_priorities: Sequence[tuple[Target, str]],
+        pool: str | None,
+        on_message: NotificationHandler,
+        *,
+        transient: bool = False,
+    ) -> Listener:
+        """Consume the ``<topic>.<priority>`` queues of the pairs (or the pool's queue)."""
 
 
 DriverFactory = Callable[[str], Driver]

@@ -12,6 +12,8 @@
     ├── ExpectedException              wrapper raised by @expected_exceptions
     ├── MalformedMessage               a body that is not a valid request or reply
     ├── TransportError                 a driver failure (connection lost), mapped
+    ├── DriverLoadFailure (ValueError) an unknown notification driver name, or a transport
+    │                                  that cannot carry notifications
     └── RPCDispatcherError
         ├── NoSuchMethod (AttributeError)
         └── UnsupportedVersion
@@ -135,3 +137,7 @@ class MalformedMessage(MessagingException):
 
 class TransportError(MessagingException):
     """A driver-level failure (connection lost, channel closed) mapped from its library."""
+
+
+class DriverLoadFailure(MessagingException, ValueError):
+    """A configuration names a driver that does not exist or cannot serve (oslo's name)."""

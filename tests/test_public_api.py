@@ -21,11 +21,22 @@ PUBLIC_MODULES = {
     "aionova.rpc",
     "aionova.rpc.driver",
     "aionova.rpc.errors",
+    "aionova.rpc.notify",
     "aionova.rpc.testing",
 }
 #: What a user may touch on a Transport: no bytes-level verbs, no driver, no reply table.
 TRANSPORT_PUBLIC = {"url", "allowed_remote_exmods", "response_timeout", "close"}
-SEAM = {"Driver", "Listener", "Delivery", "MessageHandler", "ReplyHandler", "DriverFactory"}
+SEAM = {
+    "Driver",
+    "Listener",
+    "Delivery",
+    "MessageHandler",
+    "ReplyHandler",
+    "DriverFactory",
+    "NotificationDriver",
+    "NotificationHandler",
+    "RequeueableDelivery",
+}
 CLIENT_OPTIONS = {
     "timeout",
     "version_cap",
@@ -65,6 +76,14 @@ EXPECTED = {
     "RPCDispatcherError",
     "TransportError",
     "TransportOptions",
+    # notifications (rpc/notify/)
+    "Notifier",
+    "NotificationFilter",
+    "NotificationResult",
+    "get_notification_transport",
+    "get_notification_listener",
+    "get_batch_notification_listener",
+    "DriverLoadFailure",
 }
 
 

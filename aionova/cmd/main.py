@@ -4,6 +4,7 @@
     aionova api | conductor | scheduler               # control-node services
     aionova compute --host NAME                       # one fake compute
     aionova keystone-register --url http://HOST:8774  # list the API in Keystone's catalog
+    aionova events [--format both]                    # print notifications as they happen
 
 Settings come from a TOML file (``--config`` or ``$AIONOVA_CONFIG``), then
 ``AIONOVA_<SECTION>__<KEY>`` environment variables, then these flags.
@@ -26,7 +27,7 @@ from aionova.api.auth import UnsafeConfig, check_noauth_exposure
 from aionova.api.keystone import ConfigError
 from aionova.api.policy import PolicyFileError
 from aionova.api.requestlog import setup as setup_logging
-from aionova.cmd import keystone_register, services
+from aionova.cmd import events, keystone_register, services
 from aionova.config import Config
 from aionova.service import tune_gc
 
@@ -62,6 +63,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--log-level", default=os.environ.get("AIONOVA_LOG_LEVEL", "INFO"))
     keystone_register.add_arguments(p)
+    p = sub.add_parser("events", parents=[common], help="print notifications as they happen")
+    events.add_arguments(p)
     return parser
 
 
@@ -106,6 +109,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "scheduler": services.run_scheduler,
         "compute": services.run_compute,
         "all-in-one": services.run_all_in_one,
+        "events": events.run,
     }
     tune_gc()
     try:

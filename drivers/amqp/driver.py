@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Final
+from collections.abc import Sequence
+from typing import Final, cast
 
 from aionova.drivers.amqp import naming
 from aionova.drivers.amqp.connection import Connector
 from aionova.drivers.amqp.listener import AmqpListener
 from aionova.drivers.amqp.messages import expiration_ms, properties
+from aionova.drivers.amqp.notify import NotificationSender, listen_queues
 from aionova.drivers.amqp.publisher import Publisher
 from aionova.drivers.amqp.replies import ReplySender
 from aionova.drivers.amqp.settings import AmqpSettings, parse_url
 from aionova.rpc._target import Target
-from aionova.rpc.driver import MessageHandler, ReplyHandler
+from aionova.rpc.driver import MessageHandler, NotificationHandler, ReplyHandler
 from aionova.rpc.errors import (
     InvalidTarget,
     MessageDeliveryFailure,
@@ -39,6 +41,7 @@ class AmqpDriver:
         self._sub_conn = Connector(self.settings, "consume")
         self._publisher = Publisher(self._pub_conn, self.settings)
         self._replies = ReplySender(self._publisher, self.settings)
+        self._notifications = NotificationSender(self._pub_conn, self._publisher, self.settings)
         self._listeners: set[AmqpListener] = set()
         self._reply_listener: AmqpListener | None = None
         self._reply_lock = asyncio.Lock()
@@ -125,6 +128,40 @@ class AmqpDriver:
         self._listeners.add(listener)
         return listener
 
+    async def notify(self, target: Target, body: bytes, *, retry: int | None = None) -> None:
+        """Publish a notification (see ``aionova.drivers.amqp.notify``)."""
+        self._check_open()
+        if not target.topic:
+            raise InvalidTarget("A topic is required to notify", target)
+        if len(body) > self.settings.max_message_size:
+            raise MessageDeliveryFailure(
+                f"notification of {len(body)} bytes exceeds max_message_size="
+                f"{self.settings.max_message_size}"
+            )
+        await self._notifications.send(target, body, retry)
+
+    async def listen_for_notifications(
+        self,
+        targets_and_priorities: Sequence[tuple[Target, str]],
+        pool: str | None,
+        on_message: NotificationHandler,
+        *,
+        transient: bool = False,
+    ) -> AmqpListener:
+        """Consume notification queues, acking (or requeueing) after processing."""
+        self._check_open()
+        queues, owned = listen_queues(
+            self.settings, targets_and_priorities, pool, transient=transient
+        )
+        # With late acks every delivery is an AmqpDelivery, which has requeue().
+        handler = cast(MessageHandler, on_message)
+        listener = AmqpListener(
+            self._sub_conn, self.settings, queues, handler, transient=owned, ack_late=True
+        )
+        await listener.start()
+        self._listeners.add(listener)
+        return listener
+
     async def close(self) -> None:
         if self._closed:
             return
@@ -133,6 +170,7 @@ class AmqpDriver:
         self._listeners.clear()
         for listener in listeners:
             await listener.close()
+        await self._notifications.close()
         await self._publisher.close()
         await self._pub_conn.close()
         await self._sub_conn.close()

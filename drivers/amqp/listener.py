@@ -33,6 +33,16 @@ async def _settle(message: DeliveredMessage, ack: bool) -> None:
         LOG.warning("AMQP ack/reject failed: %s", exc)
 
 
+async def _requeue(message: DeliveredMessage) -> None:
+    tag = message.delivery_tag
+    if tag is None:
+        return
+    try:
+        await message.channel.basic_reject(tag, requeue=True)
+    except LIBRARY_ERRORS as exc:  # the broker redelivers an unacked message anyway
+        LOG.warning("AMQP requeue failed: %s", exc)
+
+
 async def _close_quietly(channel: AbstractChannel, timeout: float) -> None:
     if channel.is_closed:
         return
@@ -42,7 +52,8 @@ async def _close_quietly(channel: AbstractChannel, timeout: float) -> None:
 
 
 class AmqpDelivery:
-    """One request. ``done()`` acks it in at-least-once mode, and is a no-op otherwise."""
+    """One request. ``done()`` acks it in at-least-once mode (late acks), and is a no-op
+    otherwise; with late acks ``requeue()`` may settle it instead (notifications)."""
 
     __slots__ = ("_message", "body")
 
@@ -53,6 +64,11 @@ class AmqpDelivery:
     def done(self) -> Awaitable[None] | None:
         message, self._message = self._message, None
         return None if message is None else _settle(message, ack=True)
+
+    def requeue(self) -> Awaitable[None] | None:
+        """Give the message back to its queue (late acks only; instead of ``done()``)."""
+        message, self._message = self._message, None
+        return None if message is None else _requeue(message)
 
 
 def accept(message: DeliveredMessage, settings: AmqpSettings) -> bytes | None:

@@ -140,6 +140,14 @@ class Bus:
         for name in names:
             self._enqueue(self._queues[name], body, None)
 
+    def put_back(self, queue: str, body: bytes) -> bool:
+        """Return a delivered body to ``queue`` (a requeue); False if the queue is gone."""
+        q = self._queues.get(queue)
+        if q is None:
+            return False
+        self._enqueue(q, body, None)
+        return True
+
     def _enqueue(self, queue: Queue, body: bytes, ttl: float | None) -> None:
         if queue.consumers:
             self._hand_over(queue, body)

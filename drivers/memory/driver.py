@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import os
 import weakref
+from collections.abc import Sequence
 from urllib.parse import parse_qs, urlsplit
 
+from aionova.drivers.memory import notify as notifications
 from aionova.drivers.memory.bus import Bus, BusStatistics, Consumer
 from aionova.rpc._target import Target
-from aionova.rpc.driver import MessageHandler, ReplyHandler
+from aionova.rpc.driver import MessageHandler, NotificationHandler, ReplyHandler
 
 # Registry of live buses by name; a bus lives while a driver holds it.
 _BUSES: weakref.WeakValueDictionary[str, Bus] = weakref.WeakValueDictionary()
@@ -49,7 +51,7 @@ class MemoryDriver:
         query = parse_qs(parts.query)
         self.control_exchange = query.get("control_exchange", ["openstack"])[0]
         self._reply_name: str | None = None
-        self._listeners: list[MemoryListener] = []
+        self._listeners: list[MemoryListener | notifications.MemoryNotificationListener] = []
 
     def statistics(self) -> BusStatistics:
         return self.bus.statistics()
@@ -96,6 +98,28 @@ class MemoryDriver:
         for queue in queues:
             self.bus.consume(queue, consumer)
         listener = MemoryListener(self.bus, consumer, queues, fanout_queue)
+        self._listeners.append(listener)
+        return listener
+
+    async def notify(self, target: Target, body: bytes, *, retry: int | None = None) -> None:
+        notifications.publish(self.bus, self.control_exchange, target, body)
+
+    async def listen_for_notifications(
+        self,
+        targets_and_priorities: Sequence[tuple[Target, str]],
+        pool: str | None,
+        on_message: NotificationHandler,
+        *,
+        transient: bool = False,
+    ) -> notifications.MemoryNotificationListener:
+        listener = notifications.listen(
+            self.bus,
+            self.control_exchange,
+            targets_and_priorities,
+            pool,
+            on_message,
+            transient=transient,
+        )
         self._listeners.append(listener)
         return listener
 
