@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from aionova import messaging, rpc
-from aionova.compute.api import API
+from aionova.api.compute import API
 from aionova.compute.manager import ComputeManager
 from aionova.conductor.manager import ConductorManager
 from aionova.config import Config

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from aionova import messaging
-from aionova.compute.api import API
+from aionova.api.compute import API
 from aionova.config import Config, DefaultOpts
 from aionova.context import RequestContext
 from aionova.deployment import AllInOne

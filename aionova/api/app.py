@@ -23,11 +23,10 @@ from aionova.api.common import (
     VERSION,
     reply,
 )
+from aionova.api.compute import API, HostAPI
 from aionova.api.faults import HTTPFault, from_nova
 from aionova.api.microversion import from_headers
 from aionova.api.requestlog import REQUEST_ID as LOG_REQUEST_ID
-from aionova.compute.api import API
-from aionova.compute.host_api import HostAPI
 from aionova.config import ApiOpts
 from aionova.db import Database
 

@@ -8,10 +8,10 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
+from aionova import exception
+from aionova.api.compute import API, HostAPI
 from aionova.api.faults import HTTPFault, not_found
 from aionova.api.microversion import Version
-from aionova.compute.api import API
-from aionova.compute.host_api import HostAPI
 from aionova.config import ApiOpts
 from aionova.context import RequestContext
 from aionova.db import Database
@@ -72,10 +72,8 @@ async def load_instance(request: web.Request, *, read_deleted: bool = False) -> 
         raise missing
     try:
         instance = await request.app[DB].instance_get(ctxt, ident, read_deleted=read_deleted)
-    except HTTPFault:
-        raise
-    except Exception as exc:  # InstanceNotFound
-        raise missing from exc
+    except exception.InstanceNotFound:
+        raise missing from None
     if not (ctxt.is_admin or instance.project_id == ctxt.project_id):
         raise missing
     return instance

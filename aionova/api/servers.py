@@ -14,8 +14,6 @@ from aionova.api import server_actions, views
 from aionova.api.auth import can_see, require_admin
 from aionova.api.common import (
     COMPUTE_API,
-    DB,
-    SERVICEGROUP,
     base_url,
     ctxt_of,
     load_instance,
@@ -35,6 +33,7 @@ from aionova.api.schemas import (
     convert,
     decode_json,
 )
+from aionova.api.server_view import full_view
 from aionova.objects import Instance
 from aionova.states import vm_states
 
@@ -87,30 +86,6 @@ async def _matching(request: web.Request) -> list[Instance]:
 async def index(request: web.Request) -> web.Response:
     base = base_url(request)
     return reply({"servers": [views.server_brief(base, i) for i in await _matching(request)]})
-
-
-async def _host_status(request: web.Request, instance: Instance, cache: dict[str, str]) -> str:
-    if not instance.host:
-        return ""
-    if instance.host not in cache:
-        svc = await request.app[DB].service_get_by_host_and_binary(
-            ctxt_of(request), instance.host, "nova-compute"
-        )
-        up = svc is not None and request.app[SERVICEGROUP].service_is_up(svc)
-        cache[instance.host] = "UP" if up else ("UNKNOWN" if svc is None else "DOWN")
-    return cache[instance.host]
-
-
-async def full_view(
-    request: web.Request, instance: Instance, cache: dict[str, str] | None = None
-) -> dict[str, Any]:
-    """One server as the caller at this microversion sees it."""
-    ctxt, version = ctxt_of(request), version_of(request)
-    fault = await request.app[COMPUTE_API].get_fault(ctxt, instance)
-    status = None
-    if ctxt.is_admin and version.at_least("2.16"):
-        status = await _host_status(request, instance, {} if cache is None else cache)
-    return views.server(base_url(request), ctxt, instance, version, fault=fault, host_status=status)
 
 
 async def detail(request: web.Request) -> web.Response:

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from aionova.api import create_app
-from aionova.compute.api import API
+from aionova.api.compute import API
 from aionova.config import ApiOpts
 from aionova.db import Database
 

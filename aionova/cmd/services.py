@@ -7,9 +7,9 @@ import logging
 import sys
 
 from aionova import messaging
+from aionova.api.compute import API
 from aionova.cmd.runner import Runner, start_api
 from aionova.cmd.seed import seed
-from aionova.compute.api import API
 from aionova.compute.manager import ComputeManager
 from aionova.conductor.manager import ConductorManager
 from aionova.config import Config

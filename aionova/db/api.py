@@ -156,6 +156,16 @@ class Database(MoveQueries, HostQueries):
             filters["node"] = node
         return await self.instance_get_all(ctxt, filters)
 
+    async def instance_names_by_host(self, ctxt: Ctx) -> dict[str, list[tuple[str, str]]]:
+        """host → [(uuid, display name)] of the live instances placed on a host."""
+        rows = await self.db.fetchall(
+            "SELECT host, uuid, display_name FROM instances WHERE deleted=0 AND host IS NOT NULL"
+        )
+        out: dict[str, list[tuple[str, str]]] = {}
+        for host, uuid, name in rows:
+            out.setdefault(host, []).append((uuid, name or ""))
+        return out
+
     # -- build selections ------------------------------------------------------
     async def build_selections_record(
         self, ctxt: Ctx, selections: Sequence[tuple[str, str, str]]

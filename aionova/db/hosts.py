@@ -177,6 +177,11 @@ class HostQueries:
         )
         return from_row(Flavor, row, _NONE)
 
+    async def flavor_get_all(self, ctxt: Ctx) -> list[Flavor]:
+        """Every flavor, smallest memory first (then by flavor id)."""
+        rows = await self.db.fetchall("SELECT * FROM flavors ORDER BY memory_mb, flavorid")
+        return [from_row(Flavor, r, _NONE) for r in rows]
+
     async def flavor_get_by_flavor_id(self, ctxt: Ctx, flavorid: str) -> Flavor:
         row = await self.db.fetchone("SELECT * FROM flavors WHERE flavorid=?", (flavorid,))
         if row is None:
@@ -208,6 +213,11 @@ class HostQueries:
             _insert_sql("images", cols), tuple(to_db(getattr(image, c)) for c in cols)
         )
         return from_row(ImageMeta, row, _IMAGE_JSON)
+
+    async def image_get_all(self, ctxt: Ctx) -> list[ImageMeta]:
+        """Every image, by name (then id)."""
+        rows = await self.db.fetchall("SELECT * FROM images ORDER BY name, id")
+        return [from_row(ImageMeta, r, _IMAGE_JSON) for r in rows]
 
     async def image_get(self, ctxt: Ctx, image_id: str) -> ImageMeta:
         row = await self.db.fetchone("SELECT * FROM images WHERE id=?", (image_id,))

@@ -11,8 +11,10 @@ from aionova.context import RequestContext
 from aionova.db import Database
 from aionova.manager import Manager
 from aionova.objects import RequestSpec
-from aionova.scheduler.filters import BaseHostFilter, build_filters, request_is_rebuild
-from aionova.scheduler.host_manager import HostManager, HostState
+from aionova.scheduler.filters import BaseHostFilter, build_filters
+from aionova.scheduler.host_manager import HostManager
+from aionova.scheduler.host_state import HostState
+from aionova.scheduler.utils import request_is_rebuild
 from aionova.scheduler.weights import RAMWeigher, ranked
 from aionova.servicegroup import ServiceGroupAPI
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from aionova import exception
-from aionova.compute.api import HostAPI
+from aionova.api.compute import HostAPI
 from aionova.context import RequestContext
 from aionova.deployment import AllInOne
 from aionova.states import power_state, task_states, vm_states
