@@ -7,9 +7,9 @@ Child side (one process, many compute Services on one transport)::
 The URL comes through the environment (no password in ``ps``). The child
 writes one JSON line on stdout when every compute is up (``{"ready": …}``),
 answers each ``stats`` line on stdin with ``{"messages": …, "peak_rss_mb": …}``
-(RPC messages it sent, counted as ``aionova.messaging`` counts them: a cast
-1, a call 2), and on EOF of stdin, ``stop``, SIGTERM or SIGINT stops its
-computes (bounded), writes a last stats line and exits. A parent that dies
+(RPC messages its transport sent: requests and replies, ``Transport.statistics``),
+and on EOF of stdin, ``stop``, SIGTERM or SIGINT stops its computes (bounded),
+writes a last stats line and exits. A parent that dies
 closes the pipe, so a child never outlives the bench.
 
 Parent side: ``Fleet`` spreads host names over N children and always reaps
@@ -90,10 +90,8 @@ def _emit(payload: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-def _stats() -> dict[str, Any]:
-    from aionova import messaging
-
-    return {"messages": messaging.messages_sent(), "peak_rss_mb": _peak_rss_mb()}
+def _stats(transport: Any) -> dict[str, Any]:
+    return {"messages": transport.statistics().messages_sent, "peak_rss_mb": _peak_rss_mb()}
 
 
 def _read_stdin(loop: asyncio.AbstractEventLoop, lines: asyncio.Queue[str | None]) -> None:
@@ -143,7 +141,7 @@ async def host_computes(url: str, hosts: list[str]) -> None:
         _emit({"ready": True, "computes": len(services), "pid": os.getpid()})
         while (line := await lines.get()) not in (None, "stop"):
             if line == "stats":
-                _emit(_stats())
+                _emit(_stats(transport))
     finally:
         try:
             await asyncio.wait_for(
@@ -154,7 +152,7 @@ async def host_computes(url: str, hosts: list[str]) -> None:
             await asyncio.gather(*(s.kill() for s in services), return_exceptions=True)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(transport.close(), STOP_TIMEOUT)
-    _emit(_stats())
+    _emit(_stats(transport))
 
 
 def main(argv: list[str] | None = None) -> None:

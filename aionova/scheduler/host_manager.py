@@ -13,7 +13,7 @@ from typing import Any
 
 from aionova.context import RequestContext
 from aionova.db import Database
-from aionova.db.core import fmt_time
+from aionova.db.rows import fmt_time
 from aionova.objects import RequestSpec, Service
 from aionova.scheduler.host_state import HostState
 from aionova.scheduler.utils import request_is_rebuild

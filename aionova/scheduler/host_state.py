@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aionova.db.core import fmt_time
+from aionova.db.rows import fmt_time
 from aionova.objects import ComputeNode, RequestSpec, Service
 
 

@@ -31,11 +31,24 @@ def _resolve(module: str, level: int, importer: str, is_package: bool) -> str:
     return ".".join([*base, module] if module else base)
 
 
+def _runtime_nodes(tree: ast.AST) -> list[ast.AST]:
+    """Every node but those under ``if TYPE_CHECKING:`` (annotations only, never run)."""
+    nodes: list[ast.AST] = []
+    todo = [tree]
+    while todo:
+        node = todo.pop()
+        nodes.append(node)
+        if isinstance(node, ast.If) and ast.unparse(node.test).endswith("TYPE_CHECKING"):
+            todo.extend(node.orelse)
+            continue
+        todo.extend(ast.iter_child_nodes(node))
+    return nodes
+
+
 def _edges(name: str, path: Path) -> set[str]:
-    """Modules of aionova that ``name`` imports, TYPE_CHECKING imports included: a cycle
-    hidden behind ``if TYPE_CHECKING`` is still two modules that need each other."""
+    """Modules of aionova that ``name`` imports when it runs."""
     found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+    for node in _runtime_nodes(ast.parse(path.read_text(), filename=str(path))):
         if isinstance(node, ast.Import):
             targets = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
