@@ -98,9 +98,9 @@ class AllInOne:
         for service in list(self.computes.values()):
             await service.stop()
         self.computes.clear()
-        for service in (self.scheduler, self.conductor):
-            if service is not None:
-                await service.stop()
+        for control in (self.scheduler, self.conductor):
+            if control is not None:
+                await control.stop()
         if self.transport is not None:
             await self.transport.close()
         await self.db.close()

@@ -31,6 +31,8 @@ import uuid
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from aionova.utils import best_effort
+
 ENV_URL = "BENCH_TRANSPORT_URL"
 START_BATCH = 25  # computes started at once per child
 STOP_TIMEOUT = 20.0  # a child's graceful stop of all its computes
@@ -74,8 +76,8 @@ async def drop_exchange(url: str, timeout: float = 10.0) -> None:
             channel = await connection.channel()
             await channel.exchange_delete(settings.control_exchange)
 
-    with contextlib.suppress(Exception):
-        await asyncio.wait_for(drop(), timeout)
+    what = f"dropping the bench exchange {settings.control_exchange}"
+    await best_effort(what, asyncio.wait_for(drop(), timeout))
 
 
 def _peak_rss_mb() -> float:
@@ -150,8 +152,9 @@ async def host_computes(url: str, hosts: list[str]) -> None:
             )
         except TimeoutError:
             await asyncio.gather(*(s.kill() for s in services), return_exceptions=True)
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(transport.close(), STOP_TIMEOUT)
+        await best_effort(
+            "closing the transport", asyncio.wait_for(transport.close(), STOP_TIMEOUT)
+        )
     _emit(_stats(transport))
 
 
@@ -235,8 +238,8 @@ class Fleet:
         if proc.returncode is None and proc.stdin is not None:
             with contextlib.suppress(OSError):
                 proc.stdin.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._last_line(proc), REAP_TIMEOUT)
+            last = asyncio.wait_for(self._last_line(proc), REAP_TIMEOUT)
+            await best_effort(f"reading the last stats of compute process {proc.pid}", last)
         for sig in (signal.SIGTERM, signal.SIGKILL):
             if proc.returncode is not None:
                 return

@@ -63,10 +63,10 @@ async def _safe(request: web.Request, handler: Handler) -> web.StreamResponse:
     except HTTPFault as fault:
         return _fault_response(fault)
     except exception.NovaException as exc:
-        fault = from_nova(exc)
-        if fault.status >= 500:
+        mapped = from_nova(exc)
+        if mapped.status >= 500:
             LOG.exception("%s %s failed", request.method, request.path)
-        return _fault_response(fault)
+        return _fault_response(mapped)
     except msgspec.ValidationError as exc:
         return _fault_response(HTTPFault(400, f"Invalid input: {exc}"))
     except web.HTTPException as exc:

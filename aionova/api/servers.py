@@ -35,7 +35,7 @@ from aionova.api.schemas import (
 )
 from aionova.api.server_view import full_view
 from aionova.objects import Instance
-from aionova.states import vm_states
+from aionova.states import api_status, vm_states
 
 _STATUS_TO_VM = {
     "ACTIVE": vm_states.ACTIVE,
@@ -47,7 +47,7 @@ _STATUS_TO_VM = {
 
 
 def _status_matches(instance: Instance, wanted: str) -> bool:
-    return views.api_status(instance.vm_state, instance.task_state) == wanted.upper()
+    return api_status(instance.vm_state, instance.task_state) == wanted.upper()
 
 
 async def _matching(request: web.Request) -> list[Instance]:

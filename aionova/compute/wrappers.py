@@ -73,7 +73,7 @@ def reverts_task_state(func: F) -> F:
                 instance.obj_refresh_from(fresh)
             raise
 
-    return inner  # type: ignore[return-value]
+    return inner  # type: ignore[return-value]  # inner takes and returns what func does
 
 
 def wrap_instance_fault(func: F) -> F:
@@ -91,7 +91,7 @@ def wrap_instance_fault(func: F) -> F:
             await add_instance_fault(self.store, ctxt, instance, exc, self.host)
             raise
 
-    return inner  # type: ignore[return-value]
+    return inner  # type: ignore[return-value]  # inner takes and returns what func does
 
 
 def wrap_instance_event(prefix: str = "compute") -> Callable[[F], F]:
@@ -117,7 +117,7 @@ def wrap_instance_event(prefix: str = "compute") -> Callable[[F], F]:
             await best_effort(what, store.action_event_finish(ctxt, uuid, event, "Success"))
             return result
 
-        return inner  # type: ignore[return-value]
+        return inner  # type: ignore[return-value]  # inner takes and returns what func does
 
     return outer
 

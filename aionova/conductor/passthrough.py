@@ -39,7 +39,9 @@ def _parts(func: Method) -> tuple[str, str, list[str], list[str]]:
     """(params source, context name, positional names, keyword-only names) without
     defaults or annotations (those are copied from the protocol afterwards)."""
     sig = inspect.signature(func)
-    params, positional, keyword = [], [], []
+    params: list[str] = []
+    positional: list[str] = []
+    keyword: list[str] = []
     for param in sig.parameters.values():
         if param.kind is param.KEYWORD_ONLY:
             if not keyword:

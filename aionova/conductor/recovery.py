@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from typing import Any
 
 from aionova import exception
 from aionova.conductor.rpcapi import ComputeTaskAPI
@@ -115,7 +116,7 @@ class StuckWorkRecovery:
         self,
         ctxt: RequestContext,
         instance: Instance,
-        updates: dict[str, object],
+        updates: dict[str, Any],
         *,
         why: str | None,
         event: str,
@@ -173,7 +174,7 @@ class StuckWorkRecovery:
         """Drive a build that never reached a compute again: claimed (its updated_at
         bumped, a recovery event), then cast to the build path with its request spec in
         the context of the request that created it."""
-        LOG.warning("build of %s was accepted but never scheduled: driving it again", instance)
+        LOG.warning("build of %s was accepted but never scheduled: driving it again", instance.uuid)
         claimed = await self._claim(ctxt, instance, {}, why=None, event=EVENT_BUILD)
         if claimed is None:
             return False

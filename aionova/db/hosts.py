@@ -144,7 +144,8 @@ async def node_update(engine: Engine, node_id: int, updates: dict[str, Any]) -> 
 
 async def node_get_all(engine: Engine, since: str | None) -> list[ComputeNode]:
     """Every node, or only those updated at or after ``since``."""
-    sql, params = "SELECT * FROM compute_nodes WHERE deleted=0", ()
+    sql = "SELECT * FROM compute_nodes WHERE deleted=0"
+    params: tuple[str, ...] = ()
     if since is not None:
         sql, params = sql + " AND updated_at>=?", (since,)
     return [_node(r) for r in await engine.fetch(sql, params)]

@@ -62,7 +62,8 @@ def from_row(cls: type[Obj], row: Row, json_fields: frozenset[str] = NO_JSON) ->
         raw = data.get(name)
         if isinstance(raw, str):
             data[name] = msgspec.json.decode(raw)
-    return msgspec.convert(data, cls, strict=False)
+    obj: Obj = msgspec.convert(data, cls, strict=False)
+    return obj
 
 
 def where_in(column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:

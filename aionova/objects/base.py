@@ -104,7 +104,8 @@ def obj_from_primitive(primitive: dict[str, Any]) -> NovaObject[Any]:
         raise exception.ObjectVersionError(objname=name, objver=version, supported="none")
     if not _accepts(cls, str(version)):
         raise exception.ObjectVersionError(objname=name, objver=version, supported=cls.VERSION)
-    return msgspec.convert(primitive[_DATA], cls, strict=False)
+    obj: NovaObject[Any] = msgspec.convert(primitive[_DATA], cls, strict=False)
+    return obj
 
 
 NAME_KEY = _NAME

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, ClassVar, Protocol
 
+from aionova import exception
 from aionova.context import RequestContext
 from aionova.objects.base import NovaObject
 
@@ -54,8 +55,11 @@ class Service(NovaObject[ServiceStore], kw_only=True):
     async def save(self) -> None:
         """Write changed fields (a report_count increase refreshes last_seen_up)."""
         changes = self.obj_what_changed()
-        if changes:
-            self.obj_refresh_from(await self.store.service_update(self.context, self.id, changes))
+        if not changes:
+            return
+        if self.id is None:
+            raise exception.ServiceNotFound(service_id=None)
+        self.obj_refresh_from(await self.store.service_update(self.context, self.id, changes))
 
 
 class ComputeNode(NovaObject[ComputeNodeStore], kw_only=True):

@@ -51,12 +51,12 @@ class HostManager:
                     state.service = service
             for node in nodes:
                 key = (node.host, node.hypervisor_hostname)
-                state = self.host_states.get(key)
-                if state is None:
-                    state = self.host_states[key] = HostState(*key)
-                    state.service = self.services.get(node.host)
-                    self._states_by_host.setdefault(node.host, []).append(state)
-                state.update_from_compute_node(node)
+                known = self.host_states.get(key)
+                if known is None:
+                    known = self.host_states[key] = HostState(*key)
+                    known.service = self.services.get(node.host)
+                    self._states_by_host.setdefault(node.host, []).append(known)
+                known.update_from_compute_node(node)
                 self._nodes_since = _later(self._nodes_since, node.updated_at)
             self._generation += 1
 

@@ -182,6 +182,7 @@ class API:
         self,
         ctxt: RequestContext,
         instance: Instance,
+        /,
         image_href: str,
         admin_password: str | None = None,
         **kwargs: Any,

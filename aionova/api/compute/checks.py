@@ -30,13 +30,13 @@ def check_instance_state(
     def outer(func: Guarded[S, P, R]) -> Guarded[S, P, R]:
         method = func.__name__.lstrip("_").removeprefix("soft_").removeprefix("hard_")
 
-        @functools.wraps(func)
         async def inner(
-            self: S, ctxt: RequestContext, instance: Instance, *a: P.args, **k: P.kwargs
+            self: S, ctxt: RequestContext, instance: Instance, /, *a: P.args, **k: P.kwargs
         ) -> R:
             _check_state(instance, method, vm_state, task_state, must_have_launched)
             return await func(self, ctxt, instance, *a, **k)
 
+        functools.update_wrapper(inner, func)
         return inner
 
     return outer
@@ -66,28 +66,28 @@ def _check_state(
 def check_instance_lock(func: Guarded[S, P, R]) -> Guarded[S, P, R]:
     """``InstanceIsLocked`` when the instance is locked and the caller is not admin."""
 
-    @functools.wraps(func)
     async def inner(
-        self: S, ctxt: RequestContext, instance: Instance, *a: P.args, **k: P.kwargs
+        self: S, ctxt: RequestContext, instance: Instance, /, *a: P.args, **k: P.kwargs
     ) -> R:
         if instance.locked and not ctxt.is_admin:
             raise exception.InstanceIsLocked(instance_uuid=instance.uuid)
         return await func(self, ctxt, instance, *a, **k)
 
+    functools.update_wrapper(inner, func)
     return inner
 
 
 def check_instance_host(func: Guarded[S, P, R]) -> Guarded[S, P, R]:
     """``InstanceNotReady`` when the instance has no host."""
 
-    @functools.wraps(func)
     async def inner(
-        self: S, ctxt: RequestContext, instance: Instance, *a: P.args, **k: P.kwargs
+        self: S, ctxt: RequestContext, instance: Instance, /, *a: P.args, **k: P.kwargs
     ) -> R:
         if not instance.host:
             raise exception.InstanceNotReady(instance_id=instance.uuid)
         return await func(self, ctxt, instance, *a, **k)
 
+    functools.update_wrapper(inner, func)
     return inner
 
 
