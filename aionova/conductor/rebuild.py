@@ -43,12 +43,7 @@ class RebuildTask:
         request_spec: RequestSpec | None,
     ) -> None:
         await self.db.action_event_start(ctxt, instance.uuid, EVENT_REBUILD, self.host)
-        migration: Migration | None = None
-        if recreate:
-            found = await self.db.migration_get_all(
-                ctxt, {"instance_uuid": instance.uuid, "status": "accepted"}
-            )
-            migration = found[-1] if found else None
+        migration = await self._accepted_migration(ctxt, instance) if recreate else None
         node: str | None = None
         limits: dict[str, Any] | None = None
         # host is given for a same-image rebuild (its own host) and a forced evacuation;
@@ -80,6 +75,15 @@ class RebuildTask:
             limits=limits,
         )
         await self.db.action_event_finish(ctxt, instance.uuid, EVENT_REBUILD, "Success")
+
+    async def _accepted_migration(
+        self, ctxt: RequestContext, instance: Instance
+    ) -> Migration | None:
+        """The evacuation's migration record the API created (None from older APIs)."""
+        found = await self.db.migration_get_all(
+            ctxt, {"instance_uuid": instance.uuid, "status": "accepted"}
+        )
+        return found[-1] if found else None
 
     async def _schedule(
         self, ctxt: RequestContext, instance: Instance, spec: RequestSpec | None, recreate: bool

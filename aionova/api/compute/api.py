@@ -5,7 +5,6 @@ conductor (``compute_task``) or to the instance's compute."""
 from __future__ import annotations
 
 import datetime as dt
-import uuid as uuidlib
 from typing import Any
 
 from aionova import exception, rpc
@@ -242,18 +241,7 @@ class API:
         instance.task_state = task_states.REBUILDING
         await instance.save()  # no expectation (2023.1+)
         await self.db.action_start(ctxt, instance.uuid, "evacuate")
-        migration = await self.db.migration_create(
-            ctxt,
-            Migration(
-                uuid=str(uuidlib.uuid4()),
-                instance_uuid=instance.uuid,
-                source_compute=instance.host,
-                source_node=instance.node,
-                dest_compute=host,
-                status="accepted",
-                migration_type="evacuation",
-            ),
-        )
+        migration = await self.db.migration_create(ctxt, specs.evacuation(instance, host))
         spec = await specs.request_spec_of(self.db, ctxt, instance)
         if host is not None and not force:
             nodes = await self.db.compute_node_get_all_by_host(ctxt, host)

@@ -9,7 +9,7 @@ from aionova import exception
 from aionova.api.compute.checks import parse_availability_zone
 from aionova.context import RequestContext
 from aionova.db import Database
-from aionova.objects import Destination, Flavor, ImageMeta, Instance, RequestSpec
+from aionova.objects import Destination, Flavor, ImageMeta, Instance, Migration, RequestSpec
 from aionova.states import power_state, task_states, vm_states
 
 
@@ -71,6 +71,19 @@ def new_instances(
         )
         for index in range(count)
     ]
+
+
+def evacuation(instance: Instance, host: str | None) -> Migration:
+    """The migration record of an evacuation the API accepts (``host``: requested)."""
+    return Migration(
+        uuid=str(uuidlib.uuid4()),
+        instance_uuid=instance.uuid,
+        source_compute=instance.host,
+        source_node=instance.node,
+        dest_compute=host,
+        status="accepted",
+        migration_type="evacuation",
+    )
 
 
 async def request_spec_of(store: Database, ctxt: RequestContext, instance: Instance) -> RequestSpec:

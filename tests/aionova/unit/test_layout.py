@@ -9,7 +9,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[3]
 PACKAGE = ROOT / "aionova"
 MAX_LINES = 400
-MAX_FUNCTION_LINES = 80
+MAX_FUNCTION_LINES = 50
 
 
 def _module_name(path: Path) -> str:
