@@ -28,7 +28,7 @@ from aionova.api.faults import HTTPFault, from_nova
 from aionova.api.microversion import from_headers
 from aionova.api.requestlog import REQUEST_ID as LOG_REQUEST_ID
 from aionova.config import ApiOpts
-from aionova.db import Database
+from aionova.objects.store import ObjectStore
 
 LOG = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -93,7 +93,7 @@ async def _identity(request: web.Request, handler: Handler) -> web.StreamRespons
     return await handler(request)
 
 
-def create_app(compute_api: API, db: Database, opts: ApiOpts | None = None) -> web.Application:
+def create_app(compute_api: API, db: ObjectStore, opts: ApiOpts | None = None) -> web.Application:
     """The REST app over a compute API and the shared database."""
     opts = opts or ApiOpts()
     app = web.Application(middlewares=[_errors, _identity], client_max_size=opts.max_body_bytes)

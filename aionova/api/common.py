@@ -14,12 +14,12 @@ from aionova.api.faults import HTTPFault, not_found
 from aionova.api.microversion import Version
 from aionova.config import ApiOpts
 from aionova.context import RequestContext
-from aionova.db import Database
 from aionova.objects import Instance
+from aionova.objects.store import ObjectStore
 from aionova.servicegroup import ServiceGroupAPI
 
 COMPUTE_API = web.AppKey("compute_api", API)
-DB = web.AppKey("db", Database)
+DB = web.AppKey("db", ObjectStore)
 HOST_API = web.AppKey("host_api", HostAPI)
 OPTS = web.AppKey("opts", ApiOpts)
 SERVICEGROUP = web.AppKey("servicegroup", ServiceGroupAPI)

@@ -16,9 +16,9 @@ from aionova.conductor.recovery import StuckWorkRecovery
 from aionova.conductor.rpcapi import ComputeTaskAPI
 from aionova.config import Config
 from aionova.context import RequestContext
-from aionova.db import Database
 from aionova.manager import Manager, PeriodicTask
 from aionova.objects import Instance, RequestSpec, SchedulerRetries
+from aionova.objects.store import ObjectStore
 from aionova.scheduler import utils as scheduler_utils
 from aionova.scheduler.rpcapi import SchedulerAPI
 
@@ -37,7 +37,7 @@ class StoreEndpoint:
 
     target = rpc.Target(version=STORE_VERSION)
 
-    def __init__(self, store: Database) -> None:
+    def __init__(self, store: ObjectStore) -> None:
         self.store = store
 
 
@@ -52,7 +52,7 @@ class ConductorManager(Manager):
     service_name = "conductor"
     target = rpc.Target(version=STORE_VERSION)
 
-    def __init__(self, host: str, config: Config, transport: rpc.Transport, store: Database):
+    def __init__(self, host: str, config: Config, transport: rpc.Transport, store: ObjectStore):
         super().__init__(host, config, transport, store)
         self.db = store
         self.compute_task = ComputeTaskManager(host, config, transport, store)
@@ -79,7 +79,7 @@ class ComputeTaskManager:
 
     target = rpc.Target(namespace="compute_task", version="1.12")
 
-    def __init__(self, host: str, config: Config, transport: rpc.Transport, db: Database):
+    def __init__(self, host: str, config: Config, transport: rpc.Transport, db: ObjectStore):
         self.host, self.config, self.db = host, config, db
         self.scheduler = SchedulerAPI(transport, config)
         self.compute_rpcapi = ComputeAPI(transport, db, config)

@@ -9,8 +9,8 @@ from aionova import exception
 from aionova.compute.rpcapi import ComputeAPI
 from aionova.conductor.errors import error_out
 from aionova.context import RequestContext
-from aionova.db import Database
 from aionova.objects import Instance, Migration, RequestSpec
+from aionova.objects.store import ObjectStore
 from aionova.scheduler.rpcapi import SchedulerAPI
 
 LOG = logging.getLogger(__name__)
@@ -21,7 +21,7 @@ class RebuildTask:
     """Chooses the destination (unless given) and casts the compute's rebuild (1.8/1.12)."""
 
     def __init__(
-        self, host: str, db: Database, scheduler: SchedulerAPI, compute_rpcapi: ComputeAPI
+        self, host: str, db: ObjectStore, scheduler: SchedulerAPI, compute_rpcapi: ComputeAPI
     ) -> None:
         self.host, self.db = host, db
         self.scheduler, self.compute_rpcapi = scheduler, compute_rpcapi

@@ -33,8 +33,8 @@ from aionova import exception
 from aionova.conductor.rpcapi import ComputeTaskAPI
 from aionova.config import Config
 from aionova.context import RequestContext
-from aionova.db import Database
 from aionova.objects import Instance, InstanceFault, RequestSpec
+from aionova.objects.store import ObjectStore
 from aionova.servicegroup import ServiceGroupAPI
 from aionova.states import task_states, vm_states
 
@@ -53,7 +53,7 @@ _REVERTIBLE = (
 class StuckWorkRecovery:
     """Finds and settles stuck instances (the conductor's periodic task)."""
 
-    def __init__(self, host: str, config: Config, db: Database, tasks: ComputeTaskAPI) -> None:
+    def __init__(self, host: str, config: Config, db: ObjectStore, tasks: ComputeTaskAPI) -> None:
         self.host, self.config, self.db, self.tasks = host, config, db, tasks
         d = config.DEFAULT
         self.servicegroup = ServiceGroupAPI(d.report_interval, d.service_down_time)

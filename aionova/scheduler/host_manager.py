@@ -12,9 +12,9 @@ import asyncio
 from typing import Any
 
 from aionova.context import RequestContext
-from aionova.db import Database
 from aionova.db.rows import fmt_time
 from aionova.objects import RequestSpec, Service
+from aionova.objects.store import ObjectStore
 from aionova.scheduler.host_state import HostState
 from aionova.scheduler.utils import request_is_rebuild
 
@@ -24,7 +24,7 @@ COMPUTE_BINARY = "nova-compute"
 class HostManager:
     """Loads and narrows host states."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: ObjectStore) -> None:
         self.db = db
         self.host_states: dict[tuple[str, str], HostState] = {}
         self.services: dict[str, Service] = {}

@@ -19,7 +19,6 @@ from aionova.compute.rpcapi import ComputeAPI
 from aionova.conductor.rpcapi import ComputeTaskAPI
 from aionova.config import Config
 from aionova.context import RequestContext
-from aionova.db import Database
 from aionova.objects import (
     Destination,
     Instance,
@@ -28,6 +27,7 @@ from aionova.objects import (
     Migration,
     RequestSpec,
 )
+from aionova.objects.store import ObjectStore
 from aionova.servicegroup import ServiceGroupAPI
 from aionova.states import task_states, vm_states
 
@@ -40,7 +40,7 @@ class API:
     compute client. Each operation after boot checks Nova's preconditions (lock, host,
     vm_state/task_state), writes the task_state, records the instance action and casts."""
 
-    def __init__(self, db: Database, transport: rpc.Transport, config: Config) -> None:
+    def __init__(self, db: ObjectStore, transport: rpc.Transport, config: Config) -> None:
         self.db, self.config = db, config
         self.compute_task_api = ComputeTaskAPI(transport, config)
         self.compute_rpcapi = ComputeAPI(transport, db, config)

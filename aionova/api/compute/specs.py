@@ -8,8 +8,8 @@ import uuid as uuidlib
 from aionova import exception
 from aionova.api.compute.checks import parse_availability_zone
 from aionova.context import RequestContext
-from aionova.db import Database
 from aionova.objects import Destination, Flavor, ImageMeta, Instance, Migration, RequestSpec
+from aionova.objects.store import ObjectStore
 from aionova.states import power_state, task_states, vm_states
 
 
@@ -86,7 +86,9 @@ def evacuation(instance: Instance, host: str | None) -> Migration:
     )
 
 
-async def request_spec_of(store: Database, ctxt: RequestContext, instance: Instance) -> RequestSpec:
+async def request_spec_of(
+    store: ObjectStore, ctxt: RequestContext, instance: Instance
+) -> RequestSpec:
     """The instance's saved spec, or one made from its flavor (instances from before specs)."""
     try:
         return await store.request_spec_get(ctxt, instance.uuid)
@@ -96,7 +98,7 @@ async def request_spec_of(store: Database, ctxt: RequestContext, instance: Insta
 
 
 async def rebuild_check_request(
-    store: Database, ctxt: RequestContext, instance: Instance, image: ImageMeta
+    store: ObjectStore, ctxt: RequestContext, instance: Instance, image: ImageMeta
 ) -> RequestSpec:
     """A rebuild with a new image: the scheduler re-validates the *same* host for it (only
     RUN_ON_REBUILD filters, nothing claimed). The new image is saved with the spec; the
