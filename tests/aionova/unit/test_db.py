@@ -250,3 +250,42 @@ async def test_failed_destroy_keeps_the_build_selection(db: Database, monkeypatc
     assert not (await db.instance_get(None, "u1")).deleted
     rows = await db.engine.fetch("SELECT instance_uuid FROM build_selections")
     assert [r[0] for r in rows] == ["u1"]
+
+
+def test_a_job_runs_to_its_end_without_an_event_loop() -> None:
+    """The SQLite engine runs a job's coroutine on its thread: it must only await its tx."""
+    import asyncio as aio
+
+    from aionova.db.engine import run_to_end
+
+    class SyncTx:
+        async def fetch(self, sql: str, params: object = ()) -> list[str]:
+            return [sql]
+
+    async def job(tx: SyncTx) -> list[str]:
+        return await tx.fetch("SELECT 1")
+
+    assert run_to_end(job(SyncTx())) == ["SELECT 1"]
+
+    async def bad(tx: SyncTx) -> None:
+        await aio.sleep(0)
+
+    with pytest.raises(RuntimeError, match="awaited something other"):
+        run_to_end(bad(SyncTx()))
+
+
+async def test_database_urls(tmp_path) -> None:
+    from aionova.db import engine_for
+
+    async with Database(f"sqlite:///{tmp_path / 'url.sqlite'}") as db:
+        assert await db.flavor_get_all(None) == []
+    assert (tmp_path / "url.sqlite").exists()
+    with pytest.raises(exception.InvalidConfiguration, match="unsupported"):
+        engine_for("mysql://db/nova")
+
+
+async def test_a_closed_database_fails_clearly(tmp_path) -> None:
+    db = await Database(tmp_path / "closed.sqlite").open()
+    await db.close()
+    with pytest.raises(RuntimeError, match="not open"):
+        await db.instance_get(None, "u1")

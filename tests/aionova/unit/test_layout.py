@@ -145,3 +145,50 @@ def test_the_compute_api_runs_in_the_api_process() -> None:
     assert not (PACKAGE / "compute" / "api.py").exists()
     for name in ("api.py", "host_api.py", "checks.py"):
         assert (PACKAGE / "api" / "compute" / name).exists()
+
+
+SQL = ("SELECT ", "INSERT INTO", "DELETE FROM", "UPDATE instances", "CREATE TABLE")
+
+
+def test_all_sql_is_in_db() -> None:
+    """Queries live in aionova/db/ (the API, seeding and the bench go through it)."""
+    offenders = []
+    for folder in ("aionova", "bench"):
+        for path in (ROOT / folder).rglob("*.py"):
+            if path.is_relative_to(PACKAGE / "db"):
+                continue
+            if any(word in path.read_text() for word in SQL):
+                offenders.append(str(path.relative_to(ROOT)))
+    assert offenders == []
+
+
+def test_queries_are_portable_and_engine_free() -> None:
+    """Only the SQLite engine (and the schema) know SQLite: the entity modules write SQL
+    PostgreSQL accepts too and never touch a driver."""
+    sqlite_only = ("INSERT OR", "sqlite3", "aiosqlite", "PRAGMA", "BEGIN IMMEDIATE", "IFNULL(")
+    engine_files = {"sqlite.py", "schema.py", "engine.py"}  # engine.py: docstrings only
+    offenders = {
+        path.name: [w for w in sqlite_only if w in path.read_text()]
+        for path in (PACKAGE / "db").glob("*.py")
+        if path.name not in engine_files and any(w in path.read_text() for w in sqlite_only)
+    }
+    assert offenders == {}
+
+
+def test_no_private_aiosqlite_and_no_upper_pin() -> None:
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    for line in pyproject.splitlines():
+        if "aiosqlite" in line:
+            assert "<" not in line, line
+    for path in PACKAGE.rglob("*.py"):
+        assert "._execute(" not in path.read_text(), path
+
+
+def test_the_compute_manager_wires_no_driver_and_has_no_mixins() -> None:
+    """The virt driver is chosen where services are wired; the manager composes parts."""
+    source = (PACKAGE / "compute" / "manager.py").read_text()
+    assert "virt.fake" not in source and "FakeDriver" not in source
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef):
+                assert not node.name.endswith("Mixin"), f"{path}: {node.name}"
