@@ -1,4 +1,4 @@
-"""The conductor: the computes' database (``StoreEndpoint``), the build and rebuild
+"""The conductor: the computes' database (``ConductorManager``), the build and rebuild
 orchestration (``ComputeTaskManager``) and the recovery of stuck work."""
 
 from __future__ import annotations
@@ -27,27 +27,15 @@ EVENT_BUILD = "conductor_build_instances"
 STORE_VERSION = "3.2"
 
 
-class StoreEndpoint:
-    """Target 3.x (no namespace): every ``ObjectStore`` method, run on the database.
-
-    Its methods are generated from the protocol (conductor/passthrough.py): one per
-    protocol method, with the same parameters. 3.1: instance_get_unclaimed_builds;
-    3.2: the rest of the protocol (what the API and scheduler read too).
-    """
-
-    target = rpc.Target(version=STORE_VERSION)
-
-    def __init__(self, store: ObjectStore) -> None:
-        self.store = store
-
-
-for _name, _method in endpoint_methods((exception.NovaException,), rpc.ExpectedException).items():
-    _method.__qualname__ = f"StoreEndpoint.{_name}"
-    setattr(StoreEndpoint, _name, _method)
-
-
 class ConductorManager(Manager):
-    """nova-conductor: serves the store to computes and runs the compute tasks."""
+    """nova-conductor: serves the store to computes and runs the compute tasks.
+
+    Target 3.x (no namespace): every ``ObjectStore`` method, run on the database. Those
+    methods are generated from the protocol (conductor/passthrough.py, set on the class
+    below): one per protocol method, with the same parameters, the database's
+    exceptions expected. 3.1: instance_get_unclaimed_builds; 3.2: the rest of the
+    protocol (what the API and scheduler read too).
+    """
 
     service_name = "conductor"
     target = rpc.Target(version=STORE_VERSION)
@@ -57,7 +45,7 @@ class ConductorManager(Manager):
         self.db = store
         self.compute_task = ComputeTaskManager(host, config, transport, store)
         self.recovery = StuckWorkRecovery(host, config, store, ComputeTaskAPI(transport, config))
-        self.additional_endpoints = [self.compute_task, StoreEndpoint(store)]
+        self.additional_endpoints = [self.compute_task]
 
     async def post_start_hook(self, ctxt: RequestContext) -> None:
         """Recover what a crash left stuck before (now), then periodically."""
@@ -72,6 +60,11 @@ class ConductorManager(Manager):
     async def recover_stuck_work(self, ctxt: RequestContext) -> None:
         """Periodic: builds and tasks the API or a conductor left without an owner."""
         await self.recovery.run(ctxt)
+
+
+for _name, _method in endpoint_methods((exception.NovaException,), rpc.ExpectedException).items():
+    _method.__qualname__ = f"ConductorManager.{_name}"
+    setattr(ConductorManager, _name, _method)
 
 
 class ComputeTaskManager:

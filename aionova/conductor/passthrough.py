@@ -6,7 +6,7 @@ its exact parameters, so neither can drift from it or from each other:
 * ``client_methods()``: coroutine methods that send ``method(**arguments)`` as an RPC
   call at the method's ``@since`` version (``ConductorAPI`` in rpcapi.py);
 * ``endpoint_methods()``: coroutine methods that run the same call on the conductor's
-  store (the ``Database``), its exceptions expected (``StoreEndpoint`` in manager.py).
+  store (the ``Database``), its exceptions expected (``ConductorManager``, manager.py).
 
 The generated functions are compiled from their parameter lists, so a call costs what
 a hand-written method would (no signature binding per call).

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from aionova.conductor.manager import StoreEndpoint
+from aionova.conductor.manager import ConductorManager
 from aionova.conductor.rpcapi import ConductorAPI
 from aionova.db import Database
 from aionova.objects import Flavor, Instance, ObjectStore
@@ -42,7 +42,7 @@ def disagreements(cls: type) -> dict[str, str]:
     return found
 
 
-@pytest.mark.parametrize("cls", [Database, ConductorAPI, StoreEndpoint])
+@pytest.mark.parametrize("cls", [Database, ConductorAPI, ConductorManager])
 def test_every_side_has_the_protocols_methods(cls: type) -> None:
     assert disagreements(cls) == {}
 
@@ -77,14 +77,13 @@ def test_conductor_versions() -> None:
     assert since_of(methods["instance_update"]) == "3.0"
     assert since_of(methods["instance_get_unclaimed_builds"]) == "3.1"
     assert {since_of(m) for m in methods.values()} <= {"3.0", "3.1", "3.2"}
-    assert StoreEndpoint.target.version == "3.2"
+    assert ConductorManager.target.version == "3.2"
 
 
 async def test_calls_go_through_the_conductor_unchanged(tmp_path: Path) -> None:
     """The generated client and endpoint on a real conductor: results equal the
     database's, exceptions arrive rebuilt, objects come back bound to the client."""
     from aionova import exception
-    from aionova.conductor.manager import ConductorManager
     from aionova.messaging import get_transport
     from aionova.service import Service
 
