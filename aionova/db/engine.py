@@ -92,6 +92,23 @@ class Engine(Protocol):
         ...
 
 
+def numbered_placeholders(sql: str) -> str:
+    """``?`` placeholders as ``$1, $2 …`` (PostgreSQL's style), quoted text left alone."""
+    out: list[str] = []
+    count, quote = 0, ""
+    for char in sql:
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char == "?":
+            count += 1
+            out.append(f"${count}")
+            continue
+        out.append(char)
+    return "".join(out)
+
+
 def run_to_end(coro: Coroutine[Any, Any, T]) -> T:
     """Run a job's coroutine that never suspends (its ``tx`` is synchronous) to its end."""
     try:

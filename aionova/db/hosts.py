@@ -80,7 +80,7 @@ async def service_get_by_uuid(engine: Engine, uuid: str) -> Service:
 async def service_get_by_host_and_binary(engine: Engine, host: str, binary: str) -> Service | None:
     """The live row of a service, or None."""
     rows = await engine.fetch(
-        "SELECT * FROM services WHERE host=? AND binary=? AND deleted=0", (host, binary)
+        'SELECT * FROM services WHERE host=? AND "binary"=? AND deleted=0', (host, binary)
     )
     return _service(rows[0]) if rows else None
 
@@ -89,7 +89,7 @@ async def service_get_all(engine: Engine, binary: str | None, since: str | None)
     """Services (of one binary), optionally only those changed at or after ``since``."""
     sql, params = "SELECT * FROM services WHERE deleted=0", []
     if binary is not None:
-        sql += " AND binary=?"
+        sql += ' AND "binary"=?'
         params.append(binary)
     if since is not None:
         sql += " AND updated_at>=?"
@@ -113,7 +113,7 @@ async def service_update(engine: Engine, service_id: int, updates: dict[str, Any
 async def service_get_minimum_version(engine: Engine, binary: str) -> int:
     """Lowest version over live, not forced-down services of a binary (0 if none)."""
     rows = await engine.fetch(
-        "SELECT MIN(version) FROM services WHERE binary=? AND deleted=0 AND forced_down=0",
+        'SELECT MIN(version) FROM services WHERE "binary"=? AND deleted=0 AND forced_down=0',
         (binary,),
     )
     return int(rows[0][0] or 0)

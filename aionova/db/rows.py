@@ -77,13 +77,19 @@ def where_in(column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
     return "(" + " OR ".join(parts or ["1=0"]) + ")", concrete
 
 
+def quoted(column: str) -> str:
+    """A column name as a quoted identifier (``binary`` is a keyword in PostgreSQL)."""
+    return f'"{column}"'
+
+
 def insert_sql(table: str, cols: Sequence[str]) -> str:
     """INSERT returning the new row (no SELECT after it)."""
-    return (
-        f"INSERT INTO {table} ({','.join(cols)}) VALUES ({','.join('?' * len(cols))}) RETURNING *"
-    )
+    names = ",".join(map(quoted, cols))
+    return f"INSERT INTO {table} ({names}) VALUES ({','.join('?' * len(cols))}) RETURNING *"
 
 
 def update_sql(table: str, cols: Sequence[str], where: str) -> str:
     """UPDATE of ``cols`` returning the changed row(s)."""
-    return f"UPDATE {table} SET {','.join(f'{c}=?' for c in cols)} WHERE {where} RETURNING *"
+    return (
+        f"UPDATE {table} SET {','.join(f'{quoted(c)}=?' for c in cols)} WHERE {where} RETURNING *"
+    )

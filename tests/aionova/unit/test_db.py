@@ -289,3 +289,12 @@ async def test_a_closed_database_fails_clearly(tmp_path) -> None:
     await db.close()
     with pytest.raises(RuntimeError, match="not open"):
         await db.instance_get(None, "u1")
+
+
+def test_placeholders_for_postgresql() -> None:
+    from aionova.db.engine import numbered_placeholders
+
+    sql = "UPDATE t SET \"binary\"=?, note='why?' WHERE id=? AND x IN (?,?)"
+    assert numbered_placeholders(sql) == (
+        "UPDATE t SET \"binary\"=$1, note='why?' WHERE id=$2 AND x IN ($3,$4)"
+    )
