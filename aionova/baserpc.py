@@ -38,4 +38,5 @@ class BaseAPI:
 
     async def get_backdoor_port(self, ctxt: RequestContext, host: str) -> int | None:
         cctxt = self.client.prepare(server=host, version="1.1")
-        return await cctxt.call(ctxt, "get_backdoor_port")
+        port: int | None = await cctxt.call(ctxt, "get_backdoor_port")
+        return port

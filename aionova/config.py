@@ -54,6 +54,21 @@ class SchedulerOpts(msgspec.Struct, kw_only=True):
     ram_weight_multiplier: float = 1.0
 
 
+class ConductorOpts(msgspec.Struct, kw_only=True):
+    """The [conductor] group: recovery of work nobody owns any more.
+
+    ``build_recovery_timeout``: seconds a build may stay accepted without reaching a
+    host (BUILD, no host), or an instance in a task state the API sets before it casts
+    (rebuilding, rebooting, powering-off/on; deleting without a host), before the
+    conductor drives it again or puts it in ERROR with a fault; 0 disables recovery.
+    ``recovery_interval``: seconds between the conductor's looks (it also looks when it
+    starts).
+    """
+
+    build_recovery_timeout: float = 300.0
+    recovery_interval: float = 60.0
+
+
 class UpgradeLevels(msgspec.Struct, kw_only=True):
     """The [upgrade_levels] group: per-service RPC version caps ("auto", "4.0", None)."""
 
@@ -121,6 +136,7 @@ class Config(msgspec.Struct, kw_only=True):
 
     DEFAULT: DefaultOpts = msgspec.field(default_factory=DefaultOpts)
     scheduler: SchedulerOpts = msgspec.field(default_factory=SchedulerOpts)
+    conductor: ConductorOpts = msgspec.field(default_factory=ConductorOpts)
     upgrade_levels: UpgradeLevels = msgspec.field(default_factory=UpgradeLevels)
     database: DatabaseOpts = msgspec.field(default_factory=DatabaseOpts)
     api: ApiOpts = msgspec.field(default_factory=ApiOpts)

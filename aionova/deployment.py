@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from aionova import messaging, rpc
-from aionova.compute.api import API
+from aionova.api.compute import API
 from aionova.compute.manager import ComputeManager
 from aionova.conductor.manager import ConductorManager
 from aionova.config import Config
@@ -98,9 +98,9 @@ class AllInOne:
         for service in list(self.computes.values()):
             await service.stop()
         self.computes.clear()
-        for service in (self.scheduler, self.conductor):
-            if service is not None:
-                await service.stop()
+        for control in (self.scheduler, self.conductor):
+            if control is not None:
+                await control.stop()
         if self.transport is not None:
             await self.transport.close()
         await self.db.close()

@@ -8,7 +8,7 @@ from typing import Any
 from aionova import rpc
 from aionova.config import Config
 from aionova.context import RequestContext
-from aionova.objects import Service
+from aionova.objects import ObjectStore, Service
 
 PeriodicTask = tuple[float, Callable[[RequestContext], Awaitable[None]]]
 
@@ -19,7 +19,9 @@ class Manager:
     service_name = "base"
     target = rpc.Target(version="1.0")
 
-    def __init__(self, host: str, config: Config, transport: rpc.Transport, store: Any) -> None:
+    def __init__(
+        self, host: str, config: Config, transport: rpc.Transport, store: ObjectStore
+    ) -> None:
         self.host = host
         self.config = config
         self.transport = transport

@@ -7,9 +7,9 @@ Child side (one process, many compute Services on one transport)::
 The URL comes through the environment (no password in ``ps``). The child
 writes one JSON line on stdout when every compute is up (``{"ready": …}``),
 answers each ``stats`` line on stdin with ``{"messages": …, "peak_rss_mb": …}``
-(RPC messages it sent, counted as ``aionova.messaging`` counts them: a cast
-1, a call 2), and on EOF of stdin, ``stop``, SIGTERM or SIGINT stops its
-computes (bounded), writes a last stats line and exits. A parent that dies
+(RPC messages its transport sent: requests and replies, ``Transport.statistics``),
+and on EOF of stdin, ``stop``, SIGTERM or SIGINT stops its computes (bounded),
+writes a last stats line and exits. A parent that dies
 closes the pipe, so a child never outlives the bench.
 
 Parent side: ``Fleet`` spreads host names over N children and always reaps
@@ -30,6 +30,8 @@ import threading
 import uuid
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from aionova.utils import best_effort
 
 ENV_URL = "BENCH_TRANSPORT_URL"
 START_BATCH = 25  # computes started at once per child
@@ -74,8 +76,8 @@ async def drop_exchange(url: str, timeout: float = 10.0) -> None:
             channel = await connection.channel()
             await channel.exchange_delete(settings.control_exchange)
 
-    with contextlib.suppress(Exception):
-        await asyncio.wait_for(drop(), timeout)
+    what = f"dropping the bench exchange {settings.control_exchange}"
+    await best_effort(what, asyncio.wait_for(drop(), timeout))
 
 
 def _peak_rss_mb() -> float:
@@ -90,10 +92,8 @@ def _emit(payload: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-def _stats() -> dict[str, Any]:
-    from aionova import messaging
-
-    return {"messages": messaging.messages_sent(), "peak_rss_mb": _peak_rss_mb()}
+def _stats(transport: Any) -> dict[str, Any]:
+    return {"messages": transport.statistics().messages_sent, "peak_rss_mb": _peak_rss_mb()}
 
 
 def _read_stdin(loop: asyncio.AbstractEventLoop, lines: asyncio.Queue[str | None]) -> None:
@@ -143,7 +143,7 @@ async def host_computes(url: str, hosts: list[str]) -> None:
         _emit({"ready": True, "computes": len(services), "pid": os.getpid()})
         while (line := await lines.get()) not in (None, "stop"):
             if line == "stats":
-                _emit(_stats())
+                _emit(_stats(transport))
     finally:
         try:
             await asyncio.wait_for(
@@ -152,9 +152,10 @@ async def host_computes(url: str, hosts: list[str]) -> None:
             )
         except TimeoutError:
             await asyncio.gather(*(s.kill() for s in services), return_exceptions=True)
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(transport.close(), STOP_TIMEOUT)
-    _emit(_stats())
+        await best_effort(
+            "closing the transport", asyncio.wait_for(transport.close(), STOP_TIMEOUT)
+        )
+    _emit(_stats(transport))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -237,8 +238,8 @@ class Fleet:
         if proc.returncode is None and proc.stdin is not None:
             with contextlib.suppress(OSError):
                 proc.stdin.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._last_line(proc), REAP_TIMEOUT)
+            last = asyncio.wait_for(self._last_line(proc), REAP_TIMEOUT)
+            await best_effort(f"reading the last stats of compute process {proc.pid}", last)
         for sig in (signal.SIGTERM, signal.SIGKILL):
             if proc.returncode is not None:
                 return

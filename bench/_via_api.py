@@ -35,11 +35,12 @@ async def _serve(cloud: AllInOne) -> tuple[web.AppRunner, str]:
 
 
 async def _settled(cloud: AllInOne) -> dict[str, str]:
-    rows = await cloud.db.db.fetchall(
-        "SELECT uuid, vm_state FROM instances WHERE task_state IS NULL"
-        " AND vm_state IN ('active', 'error')"
-    )
-    return {r[0]: r[1] for r in rows}
+    states = await cloud.db.instance_states(None)
+    return {
+        uuid: vm
+        for uuid, (vm, task) in states.items()
+        if task is None and vm in ("active", "error")
+    }
 
 
 def _pct(values: list[float], q: float) -> float:

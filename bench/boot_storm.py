@@ -28,8 +28,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
-from aionova import messaging
-from aionova.compute.api import API
+from aionova.api.compute import API
 from aionova.config import Config, DefaultOpts
 from aionova.context import RequestContext
 from aionova.deployment import AllInOne
@@ -56,12 +55,17 @@ def _config() -> Config:
     )
 
 
+def _sent(cloud: AllInOne) -> int:
+    """Messages this process's services sent so far (requests and replies)."""
+    assert cloud.transport is not None
+    return cloud.transport.statistics().messages_sent
+
+
 async def _counts(cloud: AllInOne) -> tuple[int, int]:
-    row = await cloud.db.db.fetchone(
-        "SELECT SUM(vm_state='active'), SUM(vm_state='error') FROM instances"
-        " WHERE task_state IS NULL AND vm_state IN ('active', 'error')"
-    )
-    return int(row[0] or 0), int(row[1] or 0)
+    """(ACTIVE, ERROR) instances with no task left."""
+    states = (await cloud.db.instance_states(None)).values()
+    settled = [vm for vm, task in states if task is None]
+    return settled.count("active"), settled.count("error")
 
 
 async def _overcommitted(cloud: AllInOne, config: Config) -> int:
@@ -71,11 +75,8 @@ async def _overcommitted(cloud: AllInOne, config: Config) -> int:
         HOST["local_gb"] * d.disk_allocation_ratio,
         HOST["vcpus"] * d.cpu_allocation_ratio,
     )
-    rows = await cloud.db.db.fetchall(
-        "SELECT host, SUM(memory_mb), SUM(root_gb + ephemeral_gb), SUM(vcpus) FROM instances"
-        " WHERE host IS NOT NULL AND deleted=0 GROUP BY host"
-    )
-    return sum(1 for r in rows if any(r[i + 1] > limits[i] for i in range(3)))
+    usage = (await cloud.db.instance_usage_by_host(None)).values()
+    return sum(1 for used in usage if any(u > limit for u, limit in zip(used, limits, strict=True)))
 
 
 async def _drive(
@@ -154,7 +155,7 @@ async def run(
             startup = time.perf_counter() - t0
             assert cloud.api is not None
             api, ctxt = cloud.api, RequestContext(user_id="bench", project_id="bench")
-            sent0 = messaging.messages_sent() + (await fleet.messages_sent() if fleet else 0)
+            sent0 = _sent(cloud) + (await fleet.messages_sent() if fleet else 0)
             started = time.perf_counter()
             extra: dict = {}
             if via_api:
@@ -167,7 +168,7 @@ async def run(
             else:
                 active, error = await _drive(cloud, api, ctxt, instances, concurrency, started)
             seconds = time.perf_counter() - started
-            messages = messaging.messages_sent() - sent0
+            messages = _sent(cloud) - sent0
             messages += await fleet.messages_sent() if fleet else 0
             overcommitted = await _overcommitted(cloud, config)
         finally:

@@ -55,6 +55,8 @@ class ReplyWaiters:
         self._address: str | None = None
         self._lock = asyncio.Lock()
         self._sweeper: asyncio.TimerHandle | None = None
+        self.received = 0
+        """Reply bodies received (Transport.statistics)."""
 
     @property
     def known_address(self) -> str | None:
@@ -111,6 +113,7 @@ class ReplyWaiters:
 
     def on_reply(self, body: bytes) -> None:
         """Driver callback: route one reply body to its waiter."""
+        self.received += 1
         try:
             reply = envelope.decode_reply(body)
         except MalformedMessage as exc:

@@ -203,6 +203,7 @@ class RPCServer:
         except MalformedMessage as exc:
             await self._refuse(exc)
             return
+        self.transport._received(bool(request.msg_id))
         unique_id = request.unique_id
         if unique_id is not None:
             if unique_id in self._seen:
@@ -271,7 +272,7 @@ class RPCServer:
 
     async def _send_reply(self, reply_q: str, body: bytes) -> None:
         try:
-            await self.transport._driver.reply(reply_q, body)
+            await self.transport._reply(reply_q, body)
         except Exception:
             LOG.exception("%r: could not reply to %s", self, reply_q)
 
@@ -295,7 +296,7 @@ class RPCServer:
         while True:
             await asyncio.sleep(interval)
             try:
-                await self.transport._driver.reply(request.reply_q, body)
+                await self.transport._reply(request.reply_q, body)
             except Exception as exc:
                 LOG.info("%r: heartbeat failed, no more heartbeats: %s", self, exc)
                 return

@@ -41,6 +41,28 @@ class TransportOptions(msgspec.Struct, frozen=True):
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
 
 
+class TransportStatistics(msgspec.Struct, frozen=True, kw_only=True):
+    """Messages this transport has carried since it was created (``Transport.statistics``).
+
+    Sent: ``casts_sent`` and ``calls_sent`` (requests of this process's clients),
+    ``replies_sent`` (by this process's servers: results, failures and call-monitor
+    heartbeats). Received: ``casts_received`` and ``calls_received`` (requests its
+    servers took), ``replies_received`` (replies to its clients' calls).
+    """
+
+    casts_sent: int = 0
+    calls_sent: int = 0
+    replies_sent: int = 0
+    casts_received: int = 0
+    calls_received: int = 0
+    replies_received: int = 0
+
+    @property
+    def messages_sent(self) -> int:
+        """Every message sent: requests and replies."""
+        return self.casts_sent + self.calls_sent + self.replies_sent
+
+
 @cache
 def _factory(scheme: str) -> DriverFactory:
     # Imported here: importlib.metadata is a third of the package's import time.
@@ -103,11 +125,26 @@ class Transport:
         self.response_timeout = response_timeout
         self._replies = ReplyWaiters(driver, self.allowed_remote_exmods)
         self._closed = False
+        # Plain counters (the hot path only adds one); statistics() freezes them.
+        self._casts_sent = self._calls_sent = self._replies_sent = 0
+        self._casts_received = self._calls_received = 0
+
+    def statistics(self) -> TransportStatistics:
+        """How many casts, calls and replies this transport sent and received so far."""
+        return TransportStatistics(
+            casts_sent=self._casts_sent,
+            calls_sent=self._calls_sent,
+            replies_sent=self._replies_sent,
+            casts_received=self._casts_received,
+            calls_received=self._calls_received,
+            replies_received=self._replies.received,
+        )
 
     async def _cast(
         self, target: Target, body: bytes, retry: int | None, *, mandatory: bool = False
     ) -> None:
         _check_send_target(target)
+        self._casts_sent += 1
         await self._driver.send(target, body, retry=retry, mandatory=mandatory)
 
     async def _call(
@@ -123,12 +160,25 @@ class Transport:
     ) -> Any:
         """Send a request already encoded with ``msg_id`` and wait for its reply."""
         _check_send_target(target)
+        self._calls_sent += 1
         waiter = self._replies.register(msg_id, timeout, monitor)
         try:
             await self._driver.send(target, body, timeout=timeout, retry=retry, mandatory=mandatory)
             return await waiter.future
         finally:
             self._replies.unregister(waiter)
+
+    async def _reply(self, reply_q: str, body: bytes) -> None:
+        """Send one reply body (a server's result, failure or heartbeat)."""
+        self._replies_sent += 1
+        await self._driver.reply(reply_q, body)
+
+    def _received(self, call: bool) -> None:
+        """A server of this transport took a request (a call when it wants a reply)."""
+        if call:
+            self._calls_received += 1
+        else:
+            self._casts_received += 1
 
     async def close(self) -> None:
         if self._closed:

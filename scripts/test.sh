@@ -24,4 +24,6 @@ export AIONOVA_RABBIT_URL=${AIONOVA_RABBIT_URL:-rabbit://guest:guest@127.0.0.1:$
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 bash scripts/typecheck.sh
-exec .venv/bin/python -m pytest "$@"
+# Tests run in a random order (pytest-randomly prints "Using --randomly-seed=N" first;
+# replay an order with `bash scripts/test.sh --randomly-seed=N`).
+exec .venv/bin/python -m pytest -p randomly "$@"

@@ -13,4 +13,4 @@ for entry in "$repo"/aionova/*; do ln -s "$entry" "$tree/aionova/"; done
 ln -s "$repo/rpc" "$tree/aionova/rpc"
 ln -s "$repo/drivers" "$tree/aionova/drivers"
 cd "$tree"
-"$mypy" --config-file "$repo/pyproject.toml" --cache-dir /dev/null -p aionova.rpc -p aionova.drivers
+"$mypy" --config-file "$repo/pyproject.toml" --cache-dir /dev/null -p aionova

@@ -29,14 +29,13 @@ from aionova.api.common import (
     VERSION,
     reply,
 )
+from aionova.api.compute import API, HostAPI
 from aionova.api.faults import HTTPFault, from_nova
 from aionova.api.microversion import from_headers
 from aionova.api.policy import POLICY, Policy
 from aionova.api.requestlog import REQUEST_ID as LOG_REQUEST_ID
-from aionova.compute.api import API
-from aionova.compute.host_api import HostAPI
 from aionova.config import ApiOpts, Config
-from aionova.db import Database
+from aionova.objects.store import ObjectStore
 
 LOG = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -74,10 +73,10 @@ async def _safe(request: web.Request, handler: Handler) -> web.StreamResponse:
     except HTTPFault as fault:
         return _fault_response(fault)
     except exception.NovaException as exc:
-        fault = from_nova(exc)
-        if fault.status >= 500:
+        mapped = from_nova(exc)
+        if mapped.status >= 500:
             LOG.exception("%s %s failed", request.method, request.path)
-        return _fault_response(fault)
+        return _fault_response(mapped)
     except msgspec.ValidationError as exc:
         return _fault_response(HTTPFault(400, f"Invalid input: {exc}"))
     except web.HTTPException as exc:
@@ -116,7 +115,7 @@ async def _identity_lifetime(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(
-    compute_api: API, db: Database, opts: ApiOpts | None = None, *, config: Config | None = None
+    compute_api: API, db: ObjectStore, opts: ApiOpts | None = None, *, config: Config | None = None
 ) -> web.Application:
     """The REST app over a compute API and the shared database.
 

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from aionova.api import queries, views
-from aionova.api.common import DB, base_url, paginate, query_int, reply, version_of
+from aionova import exception
+from aionova.api import views
+from aionova.api.common import DB, base_url, ctxt_of, paginate, query_int, reply, version_of
 from aionova.api.faults import not_found
 from aionova.api.policy import authorize
 from aionova.objects import Flavor, ImageMeta
 
 
 async def _flavors(request: web.Request) -> list[Flavor]:
-    items = await queries.flavors(request.app[DB])
+    items = await request.app[DB].flavor_get_all(ctxt_of(request))
     min_ram = query_int(request, "minRam")
     min_disk = query_int(request, "minDisk")
     if min_ram is not None:
@@ -39,10 +40,10 @@ async def flavor_detail(request: web.Request) -> web.Response:
 
 async def _flavor(request: web.Request) -> Flavor:
     ident = request.match_info["flavor_id"]
-    for f in await queries.flavors(request.app[DB]):
-        if f.flavorid == ident:
-            return f
-    raise not_found(f"Flavor {ident} could not be found.")
+    try:
+        return await request.app[DB].flavor_get_by_flavor_id(ctxt_of(request), ident)
+    except exception.FlavorNotFound:
+        raise not_found(f"Flavor {ident} could not be found.") from None
 
 
 async def flavor_show(request: web.Request) -> web.Response:
@@ -57,7 +58,7 @@ async def flavor_extra_specs(request: web.Request) -> web.Response:
 
 
 async def _images(request: web.Request) -> list[ImageMeta]:
-    items = await queries.images(request.app[DB])
+    items = await request.app[DB].image_get_all(ctxt_of(request))
     ids = request.query.get("id", "")
     if ids.startswith("in:"):
         wanted = set(ids[3:].split(","))
@@ -81,10 +82,10 @@ async def _images(request: web.Request) -> list[ImageMeta]:
 
 async def _image(request: web.Request) -> ImageMeta:
     ident = request.match_info["image_id"]
-    for image in await queries.images(request.app[DB]):
-        if image.id == ident:
-            return image
-    raise not_found(f"No image found with ID {ident}")
+    try:
+        return await request.app[DB].image_get(ctxt_of(request), ident)
+    except exception.ImageNotFound:
+        raise not_found(f"No image found with ID {ident}") from None
 
 
 async def glance_list(request: web.Request) -> web.Response:

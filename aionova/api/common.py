@@ -8,18 +8,18 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
+from aionova import exception
+from aionova.api.compute import API, HostAPI
 from aionova.api.faults import HTTPFault, not_found
 from aionova.api.microversion import Version
-from aionova.compute.api import API
-from aionova.compute.host_api import HostAPI
 from aionova.config import ApiOpts
 from aionova.context import RequestContext
-from aionova.db import Database
 from aionova.objects import Instance
+from aionova.objects.store import ObjectStore
 from aionova.servicegroup import ServiceGroupAPI
 
 COMPUTE_API = web.AppKey("compute_api", API)
-DB = web.AppKey("db", Database)
+DB = web.AppKey("db", ObjectStore)
 HOST_API = web.AppKey("host_api", HostAPI)
 OPTS = web.AppKey("opts", ApiOpts)
 SERVICEGROUP = web.AppKey("servicegroup", ServiceGroupAPI)
@@ -72,10 +72,8 @@ async def load_instance(request: web.Request, *, read_deleted: bool = False) -> 
         raise missing
     try:
         instance = await request.app[DB].instance_get(ctxt, ident, read_deleted=read_deleted)
-    except HTTPFault:
-        raise
-    except Exception as exc:  # InstanceNotFound
-        raise missing from exc
+    except exception.InstanceNotFound:
+        raise missing from None
     if not (ctxt.is_admin or instance.project_id == ctxt.project_id):
         raise missing
     return instance

@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from aionova.api import queries, views
+from aionova.api import views
 from aionova.api.admin import service_uuid
 from aionova.api.common import (
     COMPUTE_API,
@@ -52,7 +52,7 @@ async def hypervisors(request: web.Request) -> web.Response:
         nodes = [n for n in nodes if pattern in n.hypervisor_hostname]
         if not nodes:
             raise not_found(f"No hypervisor matching {pattern[:60]} could be found.")
-    servers = await queries.instance_count_by_host(db) if with_servers else {}
+    servers = await db.instance_names_by_host(ctxt) if with_servers else {}
     out = []
     for node in nodes:
         svc = services.get(node.host)

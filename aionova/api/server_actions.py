@@ -22,6 +22,7 @@ from aionova.api.common import (
 from aionova.api.faults import HTTPFault, bad_request, not_found
 from aionova.api.policy import allowed, authorize, instance_target
 from aionova.api.schemas import Evacuate, Reboot, Rebuild, check_name, convert, decode_json
+from aionova.api.server_view import full_view
 from aionova.objects import Instance
 
 Action = Callable[[web.Request, Instance, Any], Awaitable[web.Response]]
@@ -65,8 +66,6 @@ async def rebuild(request: web.Request, instance: Instance, raw: Any) -> web.Res
     if body.metadata is not None:
         kwargs["metadata"] = body.metadata
     await _call(request, "rebuild", instance, image_ref, admin_password=password, **kwargs)
-    from aionova.api.servers import full_view  # a cycle: servers routes to this module
-
     fresh = await request.app[DB].instance_get(ctxt_of(request), instance.uuid)
     view = await full_view(request, fresh)
     view["adminPass"] = password

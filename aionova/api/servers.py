@@ -12,8 +12,6 @@ from aionova import exception
 from aionova.api import server_actions, views
 from aionova.api.common import (
     COMPUTE_API,
-    DB,
-    SERVICEGROUP,
     base_url,
     ctxt_of,
     load_instance,
@@ -24,7 +22,7 @@ from aionova.api.common import (
 )
 from aionova.api.faults import HTTPFault, bad_request
 from aionova.api.microversion import Version
-from aionova.api.policy import allowed, authorize, instance_target
+from aionova.api.policy import authorize, instance_target
 from aionova.api.regex import compile_filter
 from aionova.api.schemas import (
     ServerCreate,
@@ -35,8 +33,9 @@ from aionova.api.schemas import (
     convert,
     decode_json,
 )
+from aionova.api.server_view import full_view
 from aionova.objects import Instance
-from aionova.states import vm_states
+from aionova.states import api_status, vm_states
 
 _STATUS_TO_VM = {
     "ACTIVE": vm_states.ACTIVE,
@@ -48,7 +47,7 @@ _STATUS_TO_VM = {
 
 
 def _status_matches(instance: Instance, wanted: str) -> bool:
-    return views.api_status(instance.vm_state, instance.task_state) == wanted.upper()
+    return api_status(instance.vm_state, instance.task_state) == wanted.upper()
 
 
 async def _matching(request: web.Request) -> list[Instance]:
@@ -86,54 +85,6 @@ async def _matching(request: web.Request) -> list[Instance]:
 async def index(request: web.Request) -> web.Response:
     base = base_url(request)
     return reply({"servers": [views.server_brief(base, i) for i in await _matching(request)]})
-
-
-async def _host_status(request: web.Request, instance: Instance, cache: dict[str, str]) -> str:
-    if not instance.host:
-        return ""
-    if instance.host not in cache:
-        svc = await request.app[DB].service_get_by_host_and_binary(
-            ctxt_of(request), instance.host, "nova-compute"
-        )
-        up = svc is not None and request.app[SERVICEGROUP].service_is_up(svc)
-        cache[instance.host] = "UP" if up else ("UNKNOWN" if svc is None else "DOWN")
-    return cache[instance.host]
-
-
-async def _visible_host_status(
-    request: web.Request, instance: Instance, cache: dict[str, str]
-) -> str | None:
-    """``host_status`` under Nova's two rules: all of it, or only when UNKNOWN."""
-    target = instance_target(instance)
-    rule = "os_compute_api:servers:show:host_status"
-    if allowed(request, rule, target):
-        return await _host_status(request, instance, cache)
-    if allowed(request, f"{rule}:unknown-only", target):
-        status = await _host_status(request, instance, cache)
-        return status if status == "UNKNOWN" else None
-    return None
-
-
-async def full_view(
-    request: web.Request, instance: Instance, cache: dict[str, str] | None = None
-) -> dict[str, Any]:
-    """One server as the caller at this microversion sees it."""
-    ctxt, version = ctxt_of(request), version_of(request)
-    fault = await request.app[COMPUTE_API].get_fault(ctxt, instance)
-    target = instance_target(instance)
-    status = None
-    if version.at_least("2.16"):
-        status = await _visible_host_status(request, instance, {} if cache is None else cache)
-    extended = allowed(request, "os_compute_api:os-extended-server-attributes", target)
-    return views.server(
-        base_url(request),
-        ctxt,
-        instance,
-        version,
-        fault=fault,
-        host_status=status,
-        extended=extended,
-    )
 
 
 async def detail(request: web.Request) -> web.Response:

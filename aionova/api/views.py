@@ -173,13 +173,61 @@ def server(
 ) -> dict[str, Any]:
     """The full server view at ``version``; ``OS-EXT-SRV-ATTR:*`` only when ``extended``
     (the os-extended-server-attributes policy; default: for admins)."""
+    view = _attributes(base, instance, version)
+    if ctxt.is_admin if extended is None else extended:
+        view.update(_admin_attributes(instance, version))
+    view.update(_versioned(instance, version, host_status))
+    if fault is not None:
+        view["fault"] = {
+            "code": fault.code,
+            "message": fault.message,
+            "created": iso(fault.created_at),
+            **({"details": fault.details} if ctxt.is_admin and fault.details else {}),
+        }
+    return view
+
+
+def _admin_attributes(instance: Instance, version: Version) -> dict[str, Any]:
+    """The ``OS-EXT-SRV-ATTR:*`` attributes only admins see."""
+    view: dict[str, Any] = {
+        "OS-EXT-SRV-ATTR:host": instance.host,
+        "OS-EXT-SRV-ATTR:hypervisor_hostname": instance.node,
+        "OS-EXT-SRV-ATTR:instance_name": f"instance-{instance.uuid[:8]}",
+    }
+    if version.at_least("2.3"):
+        view["OS-EXT-SRV-ATTR:reservation_id"] = instance.reservation_id
+        view["OS-EXT-SRV-ATTR:launch_index"] = 0
+        view["OS-EXT-SRV-ATTR:hostname"] = instance.display_name
+        view["OS-EXT-SRV-ATTR:kernel_id"] = ""
+        view["OS-EXT-SRV-ATTR:ramdisk_id"] = ""
+        view["OS-EXT-SRV-ATTR:root_device_name"] = "/dev/vda"
+        view["OS-EXT-SRV-ATTR:user_data"] = None
+    return view
+
+
+def _versioned(instance: Instance, version: Version, host_status: str | None) -> dict[str, Any]:
+    """Attributes added by later microversions."""
+    view: dict[str, Any] = {}
+    if version.at_least("2.9"):
+        view["locked"] = instance.locked
+    if version.at_least("2.16") and host_status is not None:
+        view["host_status"] = host_status
+    if version.at_least("2.19"):
+        view["description"] = instance.system_metadata.get(DESCRIPTION)
+    if version.at_least("2.26"):
+        view["tags"] = []
+    return view
+
+
+def _attributes(base: str, instance: Instance, version: Version) -> dict[str, Any]:
+    """What every caller sees of a server at any microversion."""
     image: Any = ""
     if instance.image_ref:
         image = {
             "id": instance.image_ref,
             "links": [{"rel": "bookmark", "href": f"{base}/images/{instance.image_ref}"}],
         }
-    view: dict[str, Any] = {
+    return {
         **server_brief(base, instance),
         "status": api_status(instance.vm_state, instance.task_state),
         "tenant_id": instance.project_id,
@@ -206,31 +254,3 @@ def server(
         "os-extended-volumes:volumes_attached": [],
         "security_groups": [{"name": "default"}],
     }
-    if ctxt.is_admin if extended is None else extended:
-        view["OS-EXT-SRV-ATTR:host"] = instance.host
-        view["OS-EXT-SRV-ATTR:hypervisor_hostname"] = instance.node
-        view["OS-EXT-SRV-ATTR:instance_name"] = f"instance-{instance.uuid[:8]}"
-        if version.at_least("2.3"):
-            view["OS-EXT-SRV-ATTR:reservation_id"] = instance.reservation_id
-            view["OS-EXT-SRV-ATTR:launch_index"] = 0
-            view["OS-EXT-SRV-ATTR:hostname"] = instance.display_name
-            view["OS-EXT-SRV-ATTR:kernel_id"] = ""
-            view["OS-EXT-SRV-ATTR:ramdisk_id"] = ""
-            view["OS-EXT-SRV-ATTR:root_device_name"] = "/dev/vda"
-            view["OS-EXT-SRV-ATTR:user_data"] = None
-    if version.at_least("2.9"):
-        view["locked"] = instance.locked
-    if version.at_least("2.16") and host_status is not None:
-        view["host_status"] = host_status
-    if version.at_least("2.19"):
-        view["description"] = instance.system_metadata.get(DESCRIPTION)
-    if version.at_least("2.26"):
-        view["tags"] = []
-    if fault is not None:
-        view["fault"] = {
-            "code": fault.code,
-            "message": fault.message,
-            "created": iso(fault.created_at),
-            **({"details": fault.details} if ctxt.is_admin and fault.details else {}),
-        }
-    return view

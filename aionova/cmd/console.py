@@ -1,6 +1,6 @@
 """The ``aionova`` command's entry point: check the control plane's extra, then run.
 
-The control plane needs the ``[nova]`` extra (aiohttp, aiosqlite, aio-pika); a
+The control plane needs the ``[nova]`` extra (aiohttp, aio-pika, RE2, oslo.policy); a
 base install (``pip install aionova-openstack``) has only the RPC layer. Without
 the extra the command says what to install instead of failing on an import.
 """
@@ -16,7 +16,6 @@ DISTRIBUTION = "aionova-openstack"
 NOVA_EXTRA = {
     "aio-pika": "aio_pika",
     "aiohttp": "aiohttp",
-    "aiosqlite": "aiosqlite",
     "google-re2": "re2",
     "oslo.policy": "oslo_policy",
 }

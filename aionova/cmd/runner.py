@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable
@@ -11,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from aionova.api import create_app
-from aionova.compute.api import API
+from aionova.api.compute import API
 from aionova.config import ApiOpts
 from aionova.db import Database
 
@@ -64,10 +63,8 @@ async def start_api(runner: Runner, api: API, db: Database, opts: ApiOpts) -> st
     await web_runner.setup()
     site = web.TCPSite(web_runner, opts.listen, opts.port, shutdown_timeout=5.0)
     await site.start()
-    port = opts.port
-    server = getattr(site, "_server", None)
-    with contextlib.suppress(AttributeError, IndexError, TypeError):
-        port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    addresses = web_runner.addresses  # the bound sockets: the real port when 0 was asked
+    port = int(addresses[0][1]) if addresses else opts.port
     runner.on_stop("api", web_runner.cleanup)
     url = opts.public_url or f"http://{opts.listen}:{port}"
     LOG.info("API listening on %s", url)

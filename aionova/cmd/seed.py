@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from aionova.db import Database
-from aionova.objects import Flavor, ImageMeta
+from aionova.objects import Flavor, ImageMeta, ObjectStore
 
 FLAVORS = [
     Flavor(flavorid="1", name="m1.tiny", memory_mb=512, vcpus=1, root_gb=1),
@@ -19,13 +18,11 @@ IMAGES = [
 ]
 
 
-async def seed(db: Database) -> None:
+async def seed(db: ObjectStore) -> None:
     """Insert the catalogue unless it is there already."""
-    row = await db.db.fetchone("SELECT COUNT(*) FROM flavors")
-    if row[0] == 0:
+    if not await db.flavor_get_all(None):
         for flavor in FLAVORS:
             await db.flavor_create(None, flavor)
-    row = await db.db.fetchone("SELECT COUNT(*) FROM images")
-    if row[0] == 0:
+    if not await db.image_get_all(None):
         for image in IMAGES:
             await db.image_create(None, image)

@@ -6,10 +6,10 @@ import argparse
 import logging
 import sys
 
-from aionova import messaging
+from aionova import messaging, rpc
+from aionova.api.compute import API
 from aionova.cmd.runner import Runner, start_api
 from aionova.cmd.seed import seed
-from aionova.compute.api import API
 from aionova.compute.manager import ComputeManager
 from aionova.conductor.manager import ConductorManager
 from aionova.config import Config
@@ -21,11 +21,18 @@ from aionova.service import Service
 from aionova.virt.fake import FakeDriver, Latency
 
 LOG = logging.getLogger("aionova.cmd")
-HOST_SIZE = dict(vcpus=32, memory_mb=65536, local_gb=2000)
+HOST_SIZE: dict[str, int] = {"vcpus": 32, "memory_mb": 65536, "local_gb": 2000}
 
 
 def _driver(spawn_latency: float) -> FakeDriver:
-    return FakeDriver(latency=Latency(spawn=spawn_latency), **HOST_SIZE)  # type: ignore[arg-type]
+    """The virt driver of the daemons: a fake hypervisor of HOST_SIZE."""
+    size = HOST_SIZE
+    return FakeDriver(
+        vcpus=size["vcpus"],
+        memory_mb=size["memory_mb"],
+        local_gb=size["local_gb"],
+        latency=Latency(spawn=spawn_latency),
+    )
 
 
 async def _open_db(runner: Runner, cfg: Config) -> Database:
@@ -34,7 +41,7 @@ async def _open_db(runner: Runner, cfg: Config) -> Database:
     return db
 
 
-def _transport(runner: Runner, cfg: Config):  # type: ignore[no-untyped-def]
+def _transport(runner: Runner, cfg: Config) -> rpc.Transport:
     transport = messaging.get_transport(cfg.DEFAULT.transport_url)
     runner.on_stop("transport", transport.close)
     return transport

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aionova import exception
+from aionova.context import RequestContext
 from aionova.objects import ComputeNode, Instance
 
-if TYPE_CHECKING:
-    from aionova.compute.resource_tracker import ResourceTracker
-    from aionova.context import RequestContext
+
+class ClaimOwner(Protocol):
+    """Who gives an aborted claim's resources back (the resource tracker)."""
+
+    async def abort_instance_claim(
+        self, ctxt: RequestContext, instance: Instance, nodename: str
+    ) -> None: ...
 
 
 def instance_usage(instance: Instance) -> tuple[int, int, int]:
@@ -52,7 +57,7 @@ class Claim:
     """A successful claim. As an async context manager, an exception aborts it."""
 
     def __init__(
-        self, ctxt: RequestContext, instance: Instance, nodename: str, tracker: ResourceTracker
+        self, ctxt: RequestContext, instance: Instance, nodename: str, tracker: ClaimOwner
     ) -> None:
         self.ctxt, self.instance, self.nodename, self.tracker = ctxt, instance, nodename, tracker
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aionova import exception
+from aionova.compute.host import Part
 from aionova.compute.wrappers import (
     DELETED,
     reverts_task_state,
@@ -18,30 +19,13 @@ from aionova.context import RequestContext
 from aionova.objects import Instance
 from aionova.states import power_state, task_states, vm_states
 
-if TYPE_CHECKING:
-    from aionova.compute.locks import KeyedLocks
-    from aionova.compute.resource_tracker import ResourceTracker
-    from aionova.config import Config
-    from aionova.virt.driver import ComputeDriver
-
 LOG = logging.getLogger(__name__)
 _OFF = (power_state.NOSTATE, power_state.SHUTDOWN, power_state.CRASHED)
 SHUTDOWN_TIMEOUT = 60.0
 
 
-class PowerMixin:
+class Power(Part):
     """``stop_instance`` and ``terminate_instance`` take the per-instance lock; start does not."""
-
-    host: str
-    store: Any
-    config: Config
-    driver: ComputeDriver
-    rt: ResourceTracker
-    instance_locks: KeyedLocks
-
-    if TYPE_CHECKING:
-
-        def _get_power_state(self, instance: Instance) -> int: ...
 
     @reverts_task_state
     @wrap_instance_event(prefix="compute")
@@ -50,12 +34,12 @@ class PowerMixin:
         self, ctxt: RequestContext, instance: Instance, clean_shutdown: bool = True
     ) -> None:
         """POWERING_OFF -> STOPPED; a guest already off also accepts task None."""
-        async with self.instance_locks(instance.uuid):
+        async with self.parts.locks(instance.uuid):
             expected: list[str | None] = [task_states.POWERING_OFF]
-            if self._get_power_state(instance) in _OFF:
+            if self.parts.power_state(instance) in _OFF:
                 expected.append(None)
             await self.driver.power_off(instance, SHUTDOWN_TIMEOUT if clean_shutdown else 0)
-            instance.power_state = self._get_power_state(instance)
+            instance.power_state = self.parts.power_state(instance)
             instance.vm_state, instance.task_state = vm_states.STOPPED, None
             await instance.save(expected_task_state=expected)
 
@@ -65,7 +49,7 @@ class PowerMixin:
     async def start_instance(self, ctxt: RequestContext, instance: Instance) -> None:
         """POWERING_ON -> ACTIVE (no per-instance lock, as in Nova)."""
         await self.driver.power_on(instance)
-        instance.power_state = self._get_power_state(instance)
+        instance.power_state = self.parts.power_state(instance)
         instance.vm_state, instance.task_state = vm_states.ACTIVE, None
         await instance.save(expected_task_state=task_states.POWERING_ON)
 
@@ -76,9 +60,9 @@ class PowerMixin:
         self, ctxt: RequestContext, instance: Instance, bdms: list[Any] | None = None
     ) -> None:
         """Destroy the guest and the row; a failure leaves the instance in ERROR."""
-        async with self.instance_locks(instance.uuid):
+        async with self.parts.locks(instance.uuid):
             try:
-                await self._delete_instance(ctxt, instance)
+                await self.delete_instance(ctxt, instance)
             except exception.InstanceNotFound:
                 LOG.info("%s: instance %s already deleted", self.host, instance.uuid)
             except Exception:
@@ -87,11 +71,12 @@ class PowerMixin:
                     await instance.save()
                 raise
 
-    async def _delete_instance(self, ctxt: RequestContext, instance: Instance) -> None:
+    async def delete_instance(self, ctxt: RequestContext, instance: Instance) -> None:
+        """Destroy the guest, then the row (DELETED first), dropping its usage."""
         await self.driver.destroy(instance)
         instance.power_state = power_state.NOSTATE
         instance.vm_state, instance.task_state = vm_states.DELETED, None
         instance.terminated_at = dt.datetime.now(dt.UTC)
         await instance.save()
-        await self.rt.drop_instance(ctxt, instance)
+        await self.parts.rt.drop_instance(ctxt, instance)
         await instance.destroy()

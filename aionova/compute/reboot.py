@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aionova import exception
+from aionova.compute.host import Part
 from aionova.compute.wrappers import (
     DELETED,
     add_instance_fault,
@@ -18,24 +19,11 @@ from aionova.context import RequestContext
 from aionova.objects import Instance
 from aionova.states import power_state, task_states, vm_states
 
-if TYPE_CHECKING:
-    from aionova.compute.locks import KeyedLocks
-    from aionova.virt.driver import ComputeDriver
-
 LOG = logging.getLogger(__name__)
 
 
-class RebootMixin:
+class Reboot(Part):
     """``reboot_instance``: under the per-instance lock, PENDING -> STARTED -> driver -> idle."""
-
-    host: str
-    store: Any
-    driver: ComputeDriver
-    instance_locks: KeyedLocks
-
-    if TYPE_CHECKING:
-
-        def _get_power_state(self, instance: Instance) -> int: ...
 
     @reverts_task_state
     @wrap_instance_event(prefix="compute")
@@ -48,7 +36,7 @@ class RebootMixin:
         reboot_type: str = "SOFT",
     ) -> None:
         """Cast from the API (4.0); also called directly by crash recovery."""
-        async with self.instance_locks(instance.uuid):
+        async with self.parts.locks(instance.uuid):
             await self._do_reboot_instance(ctxt, instance, reboot_type)
 
     async def _do_reboot_instance(
@@ -67,7 +55,7 @@ class RebootMixin:
                 task_states.REBOOT_PENDING_HARD,
                 task_states.REBOOT_STARTED_HARD,
             )
-        instance.power_state = self._get_power_state(instance)
+        instance.power_state = self.parts.power_state(instance)
         instance.task_state = pending
         await instance.save(expected_task_state=expected)
         if instance.power_state != power_state.RUNNING:
@@ -80,7 +68,7 @@ class RebootMixin:
         try:
             await self.driver.reboot(instance, reboot_type)
         except Exception as exc:
-            current = self._get_power_state(instance)
+            current = self.parts.power_state(instance)
             if current != power_state.RUNNING:
                 instance.vm_state, instance.power_state = vm_states.ERROR, current
                 with contextlib.suppress(*DELETED):
@@ -88,7 +76,7 @@ class RebootMixin:
                 raise
             LOG.warning("%s: reboot of %s failed but the guest runs: %s", self.host, instance, exc)
             await add_instance_fault(self.store, ctxt, instance, exc, self.host)
-        instance.power_state = self._get_power_state(instance)
+        instance.power_state = self.parts.power_state(instance)
         instance.vm_state, instance.task_state = new_vm_state, None
         try:
             await instance.save(expected_task_state=started)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aionova import exception
+from aionova.compute.host import Part
 from aionova.compute.wrappers import (
     DELETED,
     error_out_instance_on_exception,
@@ -19,28 +20,15 @@ from aionova.context import RequestContext
 from aionova.objects import Instance, Migration
 from aionova.states import task_states, vm_states
 
-if TYPE_CHECKING:
-    from aionova.compute.resource_tracker import ResourceTracker
-    from aionova.virt.driver import ComputeDriver
-
 LOG = logging.getLogger(__name__)
 
 
-class RebuildMixin:
+class Rebuild(Part):
     """``rebuild_instance`` (4.5; a 4.0 message lacks migration, scheduled_node, limits).
 
     No per-instance lock (as in Nova): exclusivity comes from the API's REBUILDING
     and the expected-task-state saves.
     """
-
-    host: str
-    store: Any
-    driver: ComputeDriver
-    rt: ResourceTracker
-
-    if TYPE_CHECKING:
-
-        def _get_power_state(self, instance: Instance) -> int: ...
 
     @reverts_task_state
     @wrap_instance_event(prefix="compute")
@@ -99,7 +87,7 @@ class RebuildMixin:
             return
         assert node is not None
         try:
-            migration = await self.rt.rebuild_claim(ctxt, instance, node, limits, migration)
+            migration = await self.parts.rt.rebuild_claim(ctxt, instance, node, limits, migration)
         except exception.ComputeResourcesUnavailable as exc:
             await set_migration_status(migration, "failed")
             inner = exception.BuildAbortException(instance_uuid=instance.uuid, reason=exc.message)
@@ -107,10 +95,10 @@ class RebuildMixin:
         try:
             await self._do_rebuild_instance(instance, recreate, on_shared_storage)
         except Exception:
-            await self.rt.drop_move_claim(ctxt, instance)
+            await self.parts.rt.drop_move_claim(ctxt, instance)
             await set_migration_status(migration, "failed")
             raise
-        await self.rt.finish_evacuation(ctxt, instance, node, migration)
+        await self.parts.rt.finish_evacuation(ctxt, instance, node, migration)
 
     def _check_evacuation(self, instance: Instance, on_shared_storage: bool | None) -> bool:
         """Driver support, no guest here yet, shared storage agreed; returns shared or not."""
@@ -134,7 +122,7 @@ class RebuildMixin:
         if recreate:
             shared = self._check_evacuation(instance, on_shared_storage)
             LOG.info("%s: evacuating %s (shared storage: %s)", self.host, instance.uuid, shared)
-        instance.power_state = self._get_power_state(instance)
+        instance.power_state = self.parts.power_state(instance)
         instance.task_state = task_states.REBUILDING
         await instance.save(expected_task_state=[task_states.REBUILDING])
         instance.task_state = task_states.REBUILD_BLOCK_DEVICE_MAPPING
@@ -145,7 +133,7 @@ class RebuildMixin:
             await self.driver.spawn(instance, None)
         else:
             await self.driver.rebuild(instance, None)
-        instance.power_state = self._get_power_state(instance)
+        instance.power_state = self.parts.power_state(instance)
         instance.vm_state, instance.task_state = vm_states.ACTIVE, None
         instance.launched_at = dt.datetime.now(dt.UTC)
         await instance.save(expected_task_state=[task_states.REBUILD_SPAWNING])
@@ -153,6 +141,6 @@ class RebuildMixin:
             instance.task_state = task_states.POWERING_OFF
             await instance.save()
             await self.driver.power_off(instance)
-            instance.power_state = self._get_power_state(instance)
+            instance.power_state = self.parts.power_state(instance)
             instance.vm_state, instance.task_state = vm_states.STOPPED, None
             await instance.save(expected_task_state=[task_states.POWERING_OFF])

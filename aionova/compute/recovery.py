@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import TYPE_CHECKING, Any
 
 from aionova import exception
+from aionova.compute.host import ComputeHost, Part
+from aionova.compute.power import Power
+from aionova.compute.reboot import Reboot
 from aionova.context import RequestContext, get_admin_context
 from aionova.objects import Instance, Service
 from aionova.states import power_state, task_states, vm_states
-
-if TYPE_CHECKING:
-    from aionova.compute.resource_tracker import ResourceTracker
-    from aionova.config import Config
-    from aionova.virt.driver import ComputeDriver
+from aionova.utils import best_effort
 
 LOG = logging.getLogger(__name__)
 CLEANUP_STATUSES = ["accepted", "pre-migrating", "done"]
@@ -40,31 +38,14 @@ _RETRY_IF_NOT_RUNNING = (
 )
 
 
-class RecoveryMixin:
+class Recovery(Part):
     """``init_host``: evacuated guests destroyed first, then every instance re-initialised,
-    then builds sent here but never claimed are errored out."""
+    then builds sent here but never claimed are errored out. It finishes interrupted
+    work through the parts that do it (reboot, power)."""
 
-    host: str
-    store: Any
-    driver: ComputeDriver
-    rt: ResourceTracker
-    config: Config
-
-    if TYPE_CHECKING:
-
-        def _get_power_state(self, instance: Instance) -> int: ...
-
-        async def _delete_instance(self, ctxt: RequestContext, instance: Instance) -> None: ...
-
-        async def reboot_instance(
-            self, ctxt: RequestContext, instance: Instance, block_device_info: Any, reboot_type: str
-        ) -> None: ...
-
-        async def stop_instance(
-            self, ctxt: RequestContext, instance: Instance, clean_shutdown: bool = True
-        ) -> None: ...
-
-        async def start_instance(self, ctxt: RequestContext, instance: Instance) -> None: ...
+    def __init__(self, parts: ComputeHost, reboot: Reboot, power: Power) -> None:
+        super().__init__(parts)
+        self.reboot, self.power = reboot, power
 
     async def init_host(self, service_ref: Service | None) -> None:
         """Recover this host's instances (the Service starts the RPC server only afterwards)."""
@@ -150,8 +131,8 @@ class RecoveryMixin:
         if vm == vm_states.SOFT_DELETED or (vm == vm_states.ERROR and task != task_states.DELETING):
             return
         if vm == vm_states.DELETED:
-            with contextlib.suppress(Exception):
-                await self._delete_instance(ctxt, instance)
+            what = f"{self.host}: finishing the delete of {instance.uuid}"
+            await best_effort(what, self.power.delete_instance(ctxt, instance), logger=LOG)
             return
         if vm == vm_states.BUILDING or task in _BUILD_TASKS:
             await self._set_error(instance)
@@ -161,7 +142,7 @@ class RecoveryMixin:
             return
         if task == task_states.DELETING:
             try:
-                await self._delete_instance(ctxt, instance)
+                await self.power.delete_instance(ctxt, instance)
             except Exception:
                 LOG.exception("%s: finishing the delete of %s failed", self.host, instance.uuid)
                 await self._set_error(instance)
@@ -169,22 +150,22 @@ class RecoveryMixin:
         if await self._recover_reboot(ctxt, instance):
             return
         if task == task_states.POWERING_OFF:
-            with contextlib.suppress(Exception):
-                await self.stop_instance(ctxt, instance, clean_shutdown=True)
+            what = f"{self.host}: finishing the stop of {instance.uuid}"
+            await best_effort(what, self.power.stop_instance(ctxt, instance, True), logger=LOG)
             return
         if task == task_states.POWERING_ON:
-            with contextlib.suppress(Exception):
-                await self.start_instance(ctxt, instance)
+            what = f"{self.host}: finishing the start of {instance.uuid}"
+            await best_effort(what, self.power.start_instance(ctxt, instance), logger=LOG)
             return
         await self._resume_guest_state(instance)
 
     async def _resume_guest_state(self, instance: Instance) -> None:
         """Row Q: the DB says RUNNING but the guest is not (the host rebooted): with
         ``resume_guests_state_on_host_boot`` the driver brings it back; failure: ERROR."""
-        db_state, drv_state = instance.power_state, self._get_power_state(instance)
+        db_state, drv_state = instance.power_state, self.parts.power_state(instance)
         if db_state != power_state.RUNNING or drv_state == db_state:
             return
-        if not self.config.DEFAULT.resume_guests_state_on_host_boot:
+        if not self.parts.config.DEFAULT.resume_guests_state_on_host_boot:
             return
         LOG.info("%s: resuming %s after the compute restart", self.host, instance.uuid)
         try:
@@ -198,7 +179,7 @@ class RecoveryMixin:
     async def _recover_reboot(self, ctxt: RequestContext, instance: Instance) -> bool:
         """Rows I-K: retry an interrupted reboot, or clear it when the guest runs."""
         vm, task = instance.vm_state, instance.task_state
-        current = self._get_power_state(instance)
+        current = self.parts.power_state(instance)
         if current != power_state.RUNNING:
             reboot_type = "HARD"
         elif task in task_states.soft_reboot_states:
@@ -214,7 +195,7 @@ class RecoveryMixin:
             if task in task_states.soft_reboot_states and reboot_type == "HARD":
                 instance.task_state = task_states.REBOOT_PENDING_HARD
                 await instance.save()
-            await self.reboot_instance(ctxt, instance, None, reboot_type)
+            await self.reboot.reboot_instance(ctxt, instance, None, reboot_type)
             return True
         if current == power_state.RUNNING and task in _CLEAR_IF_RUNNING:
             instance.vm_state, instance.task_state = vm_states.ACTIVE, None

@@ -11,7 +11,7 @@ from aionova import exception
 from aionova.compute.claims import Claim, instance_usage, test_claim
 from aionova.config import Config
 from aionova.context import RequestContext
-from aionova.objects import ComputeNode, Instance, Migration
+from aionova.objects import ComputeNode, Instance, Migration, ObjectStore
 from aionova.states import allow_resource_removal
 from aionova.virt.driver import ComputeDriver, NodeResources
 
@@ -19,7 +19,9 @@ from aionova.virt.driver import ComputeDriver, NodeResources
 class ResourceTracker:
     """Usage of this host's nodes; ``lock`` is Nova's COMPUTE_RESOURCE_SEMAPHORE."""
 
-    def __init__(self, host: str, driver: ComputeDriver, store: Any, config: Config) -> None:
+    def __init__(
+        self, host: str, driver: ComputeDriver, store: ObjectStore, config: Config
+    ) -> None:
         self.host, self.driver, self.store, self.config = host, driver, store, config
         self.lock = asyncio.Lock()
         self.compute_nodes: dict[str, ComputeNode] = {}

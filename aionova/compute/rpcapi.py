@@ -14,8 +14,8 @@ from typing import Any
 from aionova import exception, rpc
 from aionova.config import Config
 from aionova.context import RequestContext
-from aionova.messaging import Client
-from aionova.objects import Instance, Migration, RequestSpec
+from aionova.messaging import get_client
+from aionova.objects import Instance, Migration, ObjectStore, RequestSpec
 from aionova.versions import COMPUTE_RPC_VERSION, SERVICE_VERSION_HISTORY
 
 TOPIC = "compute"
@@ -26,9 +26,9 @@ VERSION_ALIASES = {"kilo": "4.0", "liberty": "4.5", "mitaka": "4.11", "newton": 
 class ComputeAPI:
     """Client side of the compute RPC API (4.x)."""
 
-    def __init__(self, transport: rpc.Transport, store: Any, config: Config) -> None:
+    def __init__(self, transport: rpc.Transport, store: ObjectStore, config: Config) -> None:
         self.transport, self.store, self.config = transport, store, config
-        self._client: Client | None = None
+        self._client: rpc.RPCClient | None = None
         self._lock = asyncio.Lock()
 
     def reset(self) -> None:
@@ -49,7 +49,7 @@ class ComputeAPI:
             return COMPUTE_RPC_VERSION, True
         return SERVICE_VERSION_HISTORY[minimum]["compute_rpc"], True
 
-    async def client(self, ctxt: RequestContext | None) -> Client:
+    async def client(self, ctxt: RequestContext | None) -> rpc.RPCClient:
         """The RPC client with its version cap (built once the cap is known)."""
         if self._client is not None:
             return self._client
@@ -57,7 +57,7 @@ class ComputeAPI:
             if self._client is not None:
                 return self._client
             cap, cacheable = await self.determine_version_cap(ctxt)
-            client = Client.create(
+            client = get_client(
                 self.transport,
                 rpc.Target(topic=TOPIC, version="4.0"),
                 store=self.store,

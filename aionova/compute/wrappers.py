@@ -1,8 +1,10 @@
 """Compute-manager decorators with Nova's meaning (spec §1.2).
 
-Each wraps ``async def handler(self, ctxt, instance, ...)`` on a manager that has
-``store`` (the conductor client) and ``host``. A crash (``CancelledError``) passes
-through all of them untouched: nothing more is saved, as after a real kill.
+Each wraps ``async def handler(self, ctxt, instance, ...)`` of a part of the compute
+manager that has ``host`` and ``store`` (the conductor client). A crash
+(``CancelledError``) passes through all of them untouched: nothing more is saved, as
+after a real kill. What they record on the way out is best effort (logged if it fails),
+so the handler's own error is the one that propagates.
 """
 
 from __future__ import annotations
@@ -12,55 +14,75 @@ import functools
 import logging
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from aionova import exception
 from aionova.context import RequestContext
-from aionova.objects import Instance, InstanceFault, Migration
+from aionova.objects import Instance, InstanceFault, Migration, ObjectStore
 from aionova.states import vm_states
+from aionova.utils import best_effort
 
 LOG = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 DELETED = (exception.InstanceNotFound, exception.UnexpectedDeletingTaskStateError)
 
 
+class Owner(Protocol):
+    """What the decorators read from the object whose method they wrap."""
+
+    host: str
+    store: ObjectStore
+
+
 async def add_instance_fault(
-    store: Any, ctxt: RequestContext, instance: Instance, exc: BaseException, host: str
+    store: ObjectStore, ctxt: RequestContext, instance: Instance, exc: BaseException, host: str
 ) -> None:
-    """Record ``instance_faults`` (never raises)."""
+    """Record ``instance_faults`` (never raises: a failure is logged)."""
     code = getattr(exc, "kwargs", {}).get("code", 500)
     tb = "".join(traceback.format_exception(exc))
     fault = InstanceFault(
         instance_uuid=instance.uuid, code=code, message=str(exc), details=tb, host=host
     )
-    with contextlib.suppress(Exception):
-        await store.instance_fault_create(ctxt, fault)
+    await best_effort(
+        f"recording the fault of {instance.uuid}",
+        store.instance_fault_create(ctxt, fault),
+        logger=LOG,
+    )
 
 
 def reverts_task_state(func: F) -> F:
     """On failure set task_state None, unless the task was pre-empted (UnexpectedTaskState)."""
 
     @functools.wraps(func)
-    async def inner(self: Any, ctxt: RequestContext, instance: Instance, *a: Any, **k: Any) -> Any:
+    async def inner(
+        self: Owner, ctxt: RequestContext, instance: Instance, *a: Any, **k: Any
+    ) -> Any:
         try:
             return await func(self, ctxt, instance, *a, **k)
         except exception.UnexpectedTaskStateError:
             LOG.info("%s: task of %s possibly preempted", self.host, instance.uuid)
             raise
         except Exception:
-            with contextlib.suppress(Exception):
-                fresh = await self.store.instance_update(ctxt, instance.uuid, {"task_state": None})
+            fresh = await best_effort(
+                f"{self.host}: reverting the task state of {instance.uuid}",
+                self.store.instance_update(ctxt, instance.uuid, {"task_state": None}),
+                logger=LOG,
+                quiet=(exception.InstanceNotFound,),
+            )
+            if fresh is not None:
                 instance.obj_refresh_from(fresh)
             raise
 
-    return inner  # type: ignore[return-value]
+    return inner  # type: ignore[return-value]  # inner takes and returns what func does
 
 
 def wrap_instance_fault(func: F) -> F:
     """Record a fault for any failure but InstanceNotFound, then re-raise."""
 
     @functools.wraps(func)
-    async def inner(self: Any, ctxt: RequestContext, instance: Instance, *a: Any, **k: Any) -> Any:
+    async def inner(
+        self: Owner, ctxt: RequestContext, instance: Instance, *a: Any, **k: Any
+    ) -> Any:
         try:
             return await func(self, ctxt, instance, *a, **k)
         except exception.InstanceNotFound:
@@ -69,7 +91,7 @@ def wrap_instance_fault(func: F) -> F:
             await add_instance_fault(self.store, ctxt, instance, exc, self.host)
             raise
 
-    return inner  # type: ignore[return-value]
+    return inner  # type: ignore[return-value]  # inner takes and returns what func does
 
 
 def wrap_instance_event(prefix: str = "compute") -> Callable[[F], F]:
@@ -80,22 +102,22 @@ def wrap_instance_event(prefix: str = "compute") -> Callable[[F], F]:
 
         @functools.wraps(func)
         async def inner(
-            self: Any, ctxt: RequestContext, instance: Instance, *a: Any, **k: Any
+            self: Owner, ctxt: RequestContext, instance: Instance, *a: Any, **k: Any
         ) -> Any:
-            with contextlib.suppress(Exception):
-                await self.store.action_event_start(ctxt, instance.uuid, event, self.host)
+            what = f"{self.host}: event {event} of {instance.uuid}"
+            store, uuid = self.store, instance.uuid
+            await best_effort(what, store.action_event_start(ctxt, uuid, event, self.host))
             try:
                 result = await func(self, ctxt, instance, *a, **k)
             except Exception:
                 tb = traceback.format_exc()
-                with contextlib.suppress(Exception):
-                    await self.store.action_event_finish(ctxt, instance.uuid, event, "Error", tb)
+                finish = store.action_event_finish(ctxt, uuid, event, "Error", tb)
+                await best_effort(what, finish, logger=LOG)
                 raise
-            with contextlib.suppress(Exception):
-                await self.store.action_event_finish(ctxt, instance.uuid, event, "Success")
+            await best_effort(what, store.action_event_finish(ctxt, uuid, event, "Success"))
             return result
 
-        return inner  # type: ignore[return-value]
+        return inner  # type: ignore[return-value]  # inner takes and returns what func does
 
     return outer
 
@@ -126,10 +148,6 @@ async def error_out_instance_on_exception(
 
 async def set_migration_status(migration: Migration | None, status: str) -> None:
     """Best effort: a migration's status (None is fine)."""
-    if migration is None:
-        return
-    migration.status = status
-    try:
-        await migration.save()
-    except Exception:
-        LOG.exception("could not set migration %s to %s", migration.uuid, status)
+    if migration is not None:
+        migration.status = status
+        await best_effort(f"setting migration {migration.uuid} to {status}", migration.save())

@@ -3,36 +3,30 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aionova import exception
+from aionova.compute.rpcapi import ComputeAPI
+from aionova.conductor.errors import error_out
 from aionova.context import RequestContext
 from aionova.objects import Instance, Migration, RequestSpec
-
-if TYPE_CHECKING:
-    from aionova.compute.rpcapi import ComputeAPI
-    from aionova.db import Database
-    from aionova.scheduler.rpcapi import SchedulerAPI
+from aionova.objects.store import ObjectStore
+from aionova.scheduler.rpcapi import SchedulerAPI
 
 LOG = logging.getLogger(__name__)
 EVENT_REBUILD = "rebuild_server"
 
 
-class RebuildTaskMixin:
-    """Part of ``ComputeTaskManager`` (namespace ``compute_task``, 1.8 / 1.12)."""
+class RebuildTask:
+    """Chooses the destination (unless given) and casts the compute's rebuild (1.8/1.12)."""
 
-    host: str
-    db: Database
-    scheduler: SchedulerAPI
-    compute_rpcapi: ComputeAPI
+    def __init__(
+        self, host: str, db: ObjectStore, scheduler: SchedulerAPI, compute_rpcapi: ComputeAPI
+    ) -> None:
+        self.host, self.db = host, db
+        self.scheduler, self.compute_rpcapi = scheduler, compute_rpcapi
 
-    if TYPE_CHECKING:
-
-        async def _error_out(
-            self, ctxt: RequestContext, instance: Instance, exc: Exception
-        ) -> str | None: ...
-
-    async def rebuild_instance(
+    async def run(
         self,
         ctxt: RequestContext,
         instance: Instance,
@@ -44,18 +38,12 @@ class RebuildTaskMixin:
         bdms: list[Any] | None,
         recreate: bool,
         on_shared_storage: bool | None,
-        preserve_ephemeral: bool = False,
-        host: str | None = None,
-        request_spec: RequestSpec | None = None,
+        preserve_ephemeral: bool,
+        host: str | None,
+        request_spec: RequestSpec | None,
     ) -> None:
-        """Choose the destination (unless ``host`` is given) and cast the compute's rebuild."""
         await self.db.action_event_start(ctxt, instance.uuid, EVENT_REBUILD, self.host)
-        migration: Migration | None = None
-        if recreate:
-            found = await self.db.migration_get_all(
-                ctxt, {"instance_uuid": instance.uuid, "status": "accepted"}
-            )
-            migration = found[-1] if found else None
+        migration = await self._accepted_migration(ctxt, instance) if recreate else None
         node: str | None = None
         limits: dict[str, Any] | None = None
         # host is given for a same-image rebuild (its own host) and a forced evacuation;
@@ -87,6 +75,15 @@ class RebuildTaskMixin:
             limits=limits,
         )
         await self.db.action_event_finish(ctxt, instance.uuid, EVENT_REBUILD, "Success")
+
+    async def _accepted_migration(
+        self, ctxt: RequestContext, instance: Instance
+    ) -> Migration | None:
+        """The evacuation's migration record the API created (None from older APIs)."""
+        found = await self.db.migration_get_all(
+            ctxt, {"instance_uuid": instance.uuid, "status": "accepted"}
+        )
+        return found[-1] if found else None
 
     async def _schedule(
         self, ctxt: RequestContext, instance: Instance, spec: RequestSpec | None, recreate: bool
@@ -120,6 +117,6 @@ class RebuildTaskMixin:
         if migration is not None:
             migration.status = "error"
             await migration.save()
-        tb = await self._error_out(ctxt, instance, exc)
+        tb = await error_out(self.db, self.host, ctxt, instance, exc)
         if tb is not None:
             await self.db.action_event_finish(ctxt, instance.uuid, EVENT_REBUILD, "Error", tb)

@@ -1,136 +1,52 @@
-"""Clients of the conductor: ConductorAPI (a store for computes) and ComputeTaskAPI."""
+"""Clients of the conductor: ConductorAPI (the ObjectStore of computes) and ComputeTaskAPI."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from aionova import rpc
+from aionova.conductor.passthrough import client_methods
 from aionova.config import Config
 from aionova.context import RequestContext
-from aionova.messaging import Client
-from aionova.objects import (
-    ComputeNode,
-    Instance,
-    InstanceFault,
-    Migration,
-    RequestSpec,
-    Service,
-)
+from aionova.messaging import get_client
+from aionova.objects import Instance, RequestSpec
+from aionova.objects.store import Ctx, ObjectStore
 
 TOPIC = "conductor"
-Ctx = RequestContext | None
 
 
 class ConductorAPI:
     """The object store of hosts without a database: every read and save is an RPC call.
 
-    Objects it returns are bound to it, so ``instance.save()`` on a compute goes
-    back through the conductor.
+    Its methods are generated from ``ObjectStore`` (conductor/passthrough.py), one per
+    protocol method with the same parameters, each sent at the conductor version that
+    added it. Objects it returns are bound to it, so ``instance.save()`` on a compute
+    goes back through the conductor. Build one with ``conductor_store()``.
     """
 
     def __init__(self, transport: rpc.Transport, config: Config) -> None:
         target = rpc.Target(topic=TOPIC, version="3.0")
         timeout = config.DEFAULT.rpc_response_timeout
-        self.client = Client.create(transport, target, store=self, timeout=timeout)
+        store = cast(ObjectStore, self)  # the methods are set on the class below
+        self.client = get_client(transport, target, store=store, timeout=timeout)
+        self._prepared: dict[str, rpc.RPCClient] = {}
 
-    async def _call(self, ctxt: Ctx, method: str, **kwargs: Any) -> Any:
-        return await self.client.call(ctxt, method, **kwargs)
+    async def _call(self, ctxt: Ctx, method: str, version: str, kwargs: dict[str, Any]) -> Any:
+        client = self._prepared.get(version)
+        if client is None:
+            client = self._prepared[version] = self.client.prepare(version=version)
+        return await client.call(ctxt, method, **kwargs)
 
-    async def instance_get(self, ctxt: Ctx, uuid: str) -> Instance:
-        return await self._call(ctxt, "instance_get", uuid=uuid)
 
-    async def instance_get_all_by_host(
-        self, ctxt: Ctx, host: str, node: str | None = None
-    ) -> list[Instance]:
-        return await self._call(ctxt, "instance_get_all_by_host", host=host, node=node)
+for _name, _method in client_methods().items():
+    _method.__qualname__ = f"ConductorAPI.{_name}"
+    setattr(ConductorAPI, _name, _method)
 
-    async def instance_get_unclaimed_builds(
-        self, ctxt: Ctx, host: str, nodes: list[str] | None = None
-    ) -> list[Instance]:
-        """3.1: BUILDING instances sent to ``host`` whose claim never set it."""
-        client = self.client.prepare(version="3.1")
-        return await client.call(ctxt, "instance_get_unclaimed_builds", host=host, nodes=nodes)
 
-    async def instance_update(
-        self,
-        ctxt: Ctx,
-        uuid: str,
-        updates: dict[str, Any],
-        expected_task_state: Sequence[str | None] | None = None,
-        expected_vm_state: Sequence[str | None] | None = None,
-    ) -> Instance:
-        return await self._call(
-            ctxt,
-            "instance_update",
-            uuid=uuid,
-            updates=updates,
-            expected_task_state=expected_task_state,
-            expected_vm_state=expected_vm_state,
-        )
-
-    async def instance_destroy(self, ctxt: Ctx, uuid: str) -> Instance:
-        return await self._call(ctxt, "instance_destroy", uuid=uuid)
-
-    async def instance_fault_create(self, ctxt: Ctx, fault: InstanceFault) -> None:
-        await self._call(ctxt, "instance_fault_create", fault=fault)
-
-    async def migration_create(self, ctxt: Ctx, migration: Migration) -> Migration:
-        return await self._call(ctxt, "migration_create", migration=migration)
-
-    async def migration_update(
-        self, ctxt: Ctx, migration_id: int, updates: dict[str, Any]
-    ) -> Migration:
-        return await self._call(
-            ctxt, "migration_update", migration_id=migration_id, updates=updates
-        )
-
-    async def migration_get_all(
-        self, ctxt: Ctx, filters: dict[str, Any] | None = None
-    ) -> list[Migration]:
-        return await self._call(ctxt, "migration_get_all", filters=filters)
-
-    async def action_event_start(
-        self, ctxt: Ctx, uuid: str, event: str, host: str | None = None
-    ) -> None:
-        await self._call(ctxt, "action_event_start", uuid=uuid, event=event, host=host)
-
-    async def action_event_finish(
-        self, ctxt: Ctx, uuid: str, event: str, result: str, traceback: str | None = None
-    ) -> None:
-        await self._call(
-            ctxt,
-            "action_event_finish",
-            uuid=uuid,
-            event=event,
-            result=result,
-            traceback=traceback,
-        )
-
-    async def service_get_by_host_and_binary(
-        self, ctxt: Ctx, host: str, binary: str
-    ) -> Service | None:
-        return await self._call(ctxt, "service_get_by_host_and_binary", host=host, binary=binary)
-
-    async def service_create(self, ctxt: Ctx, service: Service) -> Service:
-        return await self._call(ctxt, "service_create", service=service)
-
-    async def service_update(self, ctxt: Ctx, service_id: int, updates: dict[str, Any]) -> Service:
-        return await self._call(ctxt, "service_update", service_id=service_id, updates=updates)
-
-    async def service_get_minimum_version(self, ctxt: Ctx, binary: str) -> int:
-        return await self._call(ctxt, "service_get_minimum_version", binary=binary)
-
-    async def compute_node_get_all_by_host(self, ctxt: Ctx, host: str) -> list[ComputeNode]:
-        return await self._call(ctxt, "compute_node_get_all_by_host", host=host)
-
-    async def compute_node_create(self, ctxt: Ctx, node: ComputeNode) -> ComputeNode:
-        return await self._call(ctxt, "compute_node_create", node=node)
-
-    async def compute_node_update(
-        self, ctxt: Ctx, node_id: int, updates: dict[str, Any]
-    ) -> ComputeNode:
-        return await self._call(ctxt, "compute_node_update", node_id=node_id, updates=updates)
+def conductor_store(transport: rpc.Transport, config: Config) -> ObjectStore:
+    """A ``ConductorAPI`` as what it is: an ``ObjectStore`` (its methods are generated,
+    so a type checker sees them only through the protocol)."""
+    return cast(ObjectStore, ConductorAPI(transport, config))
 
 
 class ComputeTaskAPI:
@@ -138,7 +54,7 @@ class ComputeTaskAPI:
 
     def __init__(self, transport: rpc.Transport, config: Config) -> None:
         target = rpc.Target(topic=TOPIC, namespace="compute_task", version="1.0")
-        self.client = Client.create(transport, target)
+        self.client = get_client(transport, target)
 
     async def build_instances(
         self,

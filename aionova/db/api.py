@@ -1,80 +1,63 @@
-"""The Database: every query the control plane makes (instances, faults, actions here)."""
+"""Database: the ``ObjectStore`` on an engine, for the API, conductor and scheduler.
+
+Each method runs the query of its entity module (instances, requests, actions, hosts,
+catalog, migrations, recovery) and binds the objects it returns to this store.
+"""
 
 from __future__ import annotations
 
-import sqlite3
+import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
-
-import msgspec
+from typing import Any, TypeVar
 
 from aionova import exception
 from aionova.context import RequestContext
-from aionova.db.core import (
-    READ,
-    STATEMENT,
-    WRITE,
-    Connection,
-    Ctx,
-    fetch_rows,
-    fmt_time,
-    from_row,
-    to_db,
-    utcnow,
-)
-from aionova.db.hosts import HostQueries
-from aionova.db.moves import MoveQueries
+from aionova.db import actions, catalog, hosts, instances, migrations, recovery, requests
+from aionova.db.engine import Engine
+from aionova.db.sqlite import SQLiteEngine
 from aionova.objects import (
+    ComputeNode,
+    Flavor,
+    ImageMeta,
     Instance,
     InstanceAction,
-    InstanceActionEvent,
     InstanceFault,
+    Migration,
+    NovaObject,
     RequestSpec,
+    Service,
 )
-from aionova.states import task_states, vm_states
+from aionova.objects.store import Ctx
 
-_INSTANCE_JSON = frozenset({"flavor", "metadata", "system_metadata"})
-_INSTANCE_COLS = tuple(Instance.__struct_fields__)
-_TIME_COLS = frozenset({"launched_at", "terminated_at", "created_at", "updated_at"})
-_INSTANCE_INSERT = (
-    f"INSERT INTO instances ({','.join(_INSTANCE_COLS)})"
-    f" VALUES ({','.join('?' * len(_INSTANCE_COLS))}) RETURNING *"
-)
-_INSTANCE_LIVE = "SELECT * FROM instances WHERE uuid=? AND deleted=0"
-_ACTION_OF_REQUEST = "WHERE instance_uuid=? AND request_id=? ORDER BY id DESC LIMIT 1"
-_EVENTS_OF_ACTION = "SELECT * FROM instance_actions_events WHERE action_id=? ORDER BY id"
-# Only for a live instance: one deleted meanwhile (instance_destroy drops its row)
-# must not get a row back that nothing would ever remove.
-_SELECTION_UPSERT = (
-    "INSERT OR REPLACE INTO build_selections (instance_uuid, host, node, created_at)"
-    " SELECT ?,?,?,? WHERE EXISTS (SELECT 1 FROM instances WHERE uuid=? AND deleted=0)"
-)
+Obj = TypeVar("Obj", bound=NovaObject[Any])
 
 
-def _where_in(column: str, values: Sequence[str | None]) -> tuple[str, list[Any]]:
-    """``column IN (...)`` where a None member means "IS NULL"."""
-    concrete = [v for v in values if v is not None]
-    parts = []
-    if concrete:
-        parts.append(f"{column} IN ({','.join('?' * len(concrete))})")
-    if len(concrete) != len(values):
-        parts.append(f"{column} IS NULL")
-    return "(" + " OR ".join(parts or ["0"]) + ")", concrete
+def engine_for(connection: str | Path) -> Engine:
+    """The engine of a ``[database] connection``: ``sqlite:///PATH`` or a bare path."""
+    text = str(connection)
+    if text.startswith("sqlite:///"):
+        return SQLiteEngine(text.removeprefix("sqlite:///"))
+    if "://" in text:
+        scheme = text.partition("://")[0]
+        raise exception.InvalidConfiguration(reason=f"unsupported database URL scheme {scheme!r}")
+    return SQLiteEngine(text)
 
 
-class Database(MoveQueries, HostQueries):
+class Database:
     """Shared by api, conductor and scheduler; objects it returns are bound to it."""
 
-    def __init__(self, path: str | Path) -> None:
-        self.db = Connection(path)
+    def __init__(self, connection: str | Path | Engine) -> None:
+        self.engine: Engine = (
+            engine_for(connection) if isinstance(connection, (str, Path)) else connection
+        )
 
     async def open(self) -> Database:
-        await self.db.open()
+        await self.engine.open()
         return self
 
     async def close(self) -> None:
-        await self.db.close()
+        await self.engine.close()
 
     async def __aenter__(self) -> Database:
         return await self.open()
@@ -82,10 +65,13 @@ class Database(MoveQueries, HostQueries):
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    # -- instances ----------------------------------------------------------
-    def _instance(self, ctxt: Ctx, row: Any) -> Instance:
-        return from_row(Instance, row, _INSTANCE_JSON).bind(ctxt, self)
+    def _bound(self, ctxt: Ctx, obj: Obj) -> Obj:
+        return obj.bind(ctxt, self)
 
+    def _all(self, ctxt: Ctx, objs: list[Obj]) -> list[Obj]:
+        return [obj.bind(ctxt, self) for obj in objs]
+
+    # -- instances ----------------------------------------------------------------------
     async def instance_create(
         self,
         ctxt: Ctx,
@@ -94,103 +80,35 @@ class Database(MoveQueries, HostQueries):
         action: str | None = None,
         spec: RequestSpec | None = None,
     ) -> Instance:
-        """Insert a new instance row; returns it bound to this store.
-
-        With ``action`` the request's action is opened and with ``spec`` the
-        request spec saved, in the same transaction (one round trip).
-        """
-        now = utcnow()
-        instance.created_at = instance.created_at or now
-        instance.updated_at = now
-        values = tuple(to_db(getattr(instance, c), is_time=c in _TIME_COLS) for c in _INSTANCE_COLS)
-        statements: list[tuple[str, tuple[Any, ...]]] = []
-        if action is not None:
-            if ctxt is None:
-                raise exception.InvalidRequest(reason="an action needs a request context")
-            statements.append(_action_insert(ctxt, instance.uuid, action))
-        if spec is not None:
-            statements.append(_spec_insert(spec))
-
-        def job(conn: sqlite3.Connection) -> Any:
-            row = fetch_rows(conn, _INSTANCE_INSERT, values)[0]
-            for sql, params in statements:
-                conn.execute(sql, params).close()
-            return row
-
-        return self._instance(ctxt, await self.db.run(job, WRITE if statements else STATEMENT))
+        return self._bound(ctxt, await instances.create(self.engine, ctxt, instance, action, spec))
 
     async def instance_get(self, ctxt: Ctx, uuid: str, *, read_deleted: bool = False) -> Instance:
-        """One instance or ``InstanceNotFound``."""
-        sql = "SELECT * FROM instances WHERE uuid=?" if read_deleted else _INSTANCE_LIVE
-        row = await self.db.fetchone(sql, (uuid,))
-        if row is None:
-            raise exception.InstanceNotFound(instance_id=uuid)
-        return self._instance(ctxt, row)
+        return self._bound(ctxt, await instances.get(self.engine, uuid, read_deleted))
 
     async def instance_get_all(
         self, ctxt: Ctx, filters: dict[str, Any] | None = None
     ) -> list[Instance]:
-        """Instances matching equality filters on columns (deleted rows excluded)."""
-        filters = dict(filters or {})
-        clauses, params = ["deleted=0"], []
-        for key, value in filters.items():
-            if key not in Instance.__struct_fields__:
-                raise exception.InvalidRequest(reason=f"unknown filter {key}")
-            if value is None:
-                clauses.append(f"{key} IS NULL")
-            else:
-                clauses.append(f"{key}=?")
-                params.append(to_db(value))
-        rows = await self.db.fetchall(
-            f"SELECT * FROM instances WHERE {' AND '.join(clauses)} ORDER BY created_at",
-            tuple(params),
-        )
-        return [self._instance(ctxt, r) for r in rows]
+        return self._all(ctxt, await instances.get_all(self.engine, filters))
 
     async def instance_get_all_by_host(
         self, ctxt: Ctx, host: str, node: str | None = None
     ) -> list[Instance]:
-        """Instances on a host (and node)."""
-        filters: dict[str, Any] = {"host": host}
-        if node is not None:
-            filters["node"] = node
-        return await self.instance_get_all(ctxt, filters)
+        filters: dict[str, Any] = {"host": host} if node is None else {"host": host, "node": node}
+        return self._all(ctxt, await instances.get_all(self.engine, filters))
 
-    # -- build selections ------------------------------------------------------
-    async def build_selections_record(
-        self, ctxt: Ctx, selections: Sequence[tuple[str, str, str]]
-    ) -> None:
-        """Note ``(instance_uuid, host, node)``: where each build is being sent.
+    async def instance_names_by_host(self, ctxt: Ctx) -> dict[str, list[tuple[str, str]]]:
+        return await instances.names_by_host(self.engine)
 
-        aionova's stand-in for the placement allocations Nova's scheduler makes
-        against the chosen node; a reschedule replaces the instance's entry. Deleting
-        the instance (``instance_destroy``) removes it; none is kept for an instance
-        already deleted.
-        """
-        now = fmt_time(utcnow())
-        rows = [(uuid, host, node, now, uuid) for uuid, host, node in selections]
+    async def instance_states(self, ctxt: Ctx) -> dict[str, tuple[str, str | None]]:
+        return await instances.states(self.engine)
 
-        def job(conn: sqlite3.Connection) -> None:
-            conn.executemany(_SELECTION_UPSERT, rows).close()
-
-        await self.db.run(job, WRITE)
+    async def instance_usage_by_host(self, ctxt: Ctx) -> dict[str, tuple[int, int, int]]:
+        return await instances.usage_by_host(self.engine)
 
     async def instance_get_unclaimed_builds(
         self, ctxt: Ctx, host: str, nodes: Sequence[str] | None = None
     ) -> list[Instance]:
-        """BUILDING instances whose build was last sent to ``host`` (one of ``nodes``)
-        and that no compute has claimed yet (``host`` still NULL)."""
-        sql = (
-            "SELECT i.* FROM instances i JOIN build_selections s ON s.instance_uuid=i.uuid"
-            " WHERE s.host=? AND i.host IS NULL AND i.vm_state=? AND i.deleted=0"
-        )
-        params: list[Any] = [host, vm_states.BUILDING]
-        if nodes is not None:
-            clause, values = _where_in("s.node", list(nodes))
-            sql += f" AND {clause}"
-            params += values
-        rows = await self.db.fetchall(f"{sql} ORDER BY i.created_at", tuple(params))
-        return [self._instance(ctxt, r) for r in rows]
+        return self._all(ctxt, await requests.unclaimed_builds(self.engine, host, nodes))
 
     async def instance_update(
         self,
@@ -200,94 +118,56 @@ class Database(MoveQueries, HostQueries):
         expected_task_state: Sequence[str | None] | None = None,
         expected_vm_state: Sequence[str | None] | None = None,
     ) -> Instance:
-        """Compare-and-swap update: one ``UPDATE … WHERE task_state IN (…)``."""
-        updates = {k: v for k, v in updates.items() if k not in ("uuid", "created_at")}
-        updates["updated_at"] = utcnow()
-        sets, params = [], []
-        for key, value in updates.items():
-            if key not in Instance.__struct_fields__:
-                raise exception.InvalidRequest(reason=f"unknown field {key}")
-            sets.append(f"{key}=?")
-            params.append(to_db(value, is_time=key in _TIME_COLS and value is not None))
-        where, wparams = ["uuid=?", "deleted=0"], [uuid]
-        checks = (("task_state", expected_task_state), ("vm_state", expected_vm_state))
-        for column, expected in checks:
-            if expected is not None:
-                clause, values = _where_in(column, list(expected))
-                where.append(clause)
-                wparams.extend(values)
-        sql = f"UPDATE instances SET {','.join(sets)} WHERE {' AND '.join(where)} RETURNING *"
-        args = (*params, *wparams)
+        instance = await instances.update(
+            self.engine, uuid, updates, expected_task_state, expected_vm_state
+        )
+        return self._bound(ctxt, instance)
 
-        def job(conn: sqlite3.Connection) -> tuple[bool, Any]:
-            rows = fetch_rows(conn, sql, args)
-            if rows:
-                return True, rows[0]
-            # No row matched: the live row (if any) tells which check failed.
-            return False, fetch_rows(conn, _INSTANCE_LIVE, (uuid,))
+    async def instance_destroy(self, ctxt: Ctx, uuid: str) -> Instance:
+        return self._bound(ctxt, await instances.destroy(self.engine, uuid))
 
-        updated, found = await self.db.run(job, STATEMENT)  # the SELECT only reads
-        if updated:
-            return self._instance(ctxt, found)
-        self._raise_conflict(ctxt, uuid, found, expected_task_state, expected_vm_state)
+    async def instance_get_stuck(
+        self, ctxt: Ctx, older_than: dt.datetime, limit: int = 500
+    ) -> list[tuple[Instance, str | None]]:
+        found = await recovery.stuck(self.engine, older_than, limit)
+        return [(self._bound(ctxt, instances.to_instance(row)), host) for row, host in found]
 
-    def _raise_conflict(
+    async def instance_recover(
         self,
         ctxt: Ctx,
         uuid: str,
-        rows: list[Any],
-        expected_task: Sequence[str | None] | None,
-        expected_vm: Sequence[str | None] | None,
-    ) -> NoReturn:
-        if not rows:
-            raise exception.InstanceNotFound(instance_id=uuid)
-        current = self._instance(ctxt, rows[0])
-        if expected_task is not None and current.task_state not in expected_task:
-            cls = (
-                exception.UnexpectedDeletingTaskStateError
-                if current.task_state == task_states.DELETING
-                else exception.UnexpectedTaskStateError
-            )
-            raise cls(instance_uuid=uuid, expected=list(expected_task), actual=current.task_state)
-        raise exception.InstanceUpdateConflict(instance_uuid=uuid)
-
-    # -- faults ---------------------------------------------------------------
-    async def instance_fault_create(self, ctxt: Ctx, fault: InstanceFault) -> None:
-        """Record a fault on an instance."""
-        await self.db.execute(
-            "INSERT INTO instance_faults (instance_uuid, code, message, details, host, created_at)"
-            " VALUES (?,?,?,?,?,?)",
-            (
-                fault.instance_uuid,
-                fault.code,
-                fault.message[:255],
-                fault.details,
-                fault.host,
-                fmt_time(utcnow()),
-            ),
+        updated_at: dt.datetime,
+        updates: dict[str, Any],
+        *,
+        fault: InstanceFault | None = None,
+        event: tuple[str, str | None] | None = None,
+        destroy: bool = False,
+    ) -> Instance | None:
+        found = await recovery.recover(
+            self.engine, uuid, updated_at, updates, fault, event, destroy
         )
+        return None if found is None else self._bound(ctxt, found)
 
-    async def instance_fault_get_latest(self, ctxt: Ctx, uuid: str) -> InstanceFault | None:
-        """The newest fault of an instance, if any."""
-        row = await self.db.fetchone(
-            "SELECT * FROM instance_faults WHERE instance_uuid=? ORDER BY id DESC LIMIT 1", (uuid,)
-        )
-        return None if row is None else from_row(InstanceFault, row, frozenset())
+    # -- request specs and build selections ----------------------------------------------
+    async def request_spec_save(self, ctxt: Ctx, spec: RequestSpec) -> None:
+        await requests.spec_save(self.engine, spec)
 
-    # -- actions and events -----------------------------------------------------
+    async def request_spec_get(self, ctxt: Ctx, uuid: str) -> RequestSpec:
+        return self._bound(ctxt, await requests.spec_get(self.engine, uuid))
+
+    async def build_selections_record(
+        self, ctxt: Ctx, selections: Sequence[tuple[str, str, str]]
+    ) -> None:
+        await requests.selections_record(self.engine, selections)
+
+    # -- actions and faults ------------------------------------------------------------------
     async def action_start(self, ctxt: RequestContext, uuid: str, action: str) -> None:
-        """Open the action a request performs on an instance."""
-        await self.db.execute(*_action_insert(ctxt, uuid, action))
+        await actions.start(self.engine, ctxt, uuid, action)
 
     async def action_event_start(
         self, ctxt: RequestContext, uuid: str, event: str, host: str | None = None
     ) -> None:
-        """Open an event of the request's action (ignored when there is no action)."""
-        await self.db.execute(
-            "INSERT INTO instance_actions_events (action_id, event, host, start_time)"
-            f" SELECT id, ?, ?, ? FROM instance_actions {_ACTION_OF_REQUEST}",
-            (event, host, fmt_time(utcnow()), uuid, ctxt.request_id),
-        )
+        await actions.event_start(self.engine, ctxt, uuid, event, host)
 
     async def action_event_finish(
         self,
@@ -297,55 +177,114 @@ class Database(MoveQueries, HostQueries):
         result: str,
         traceback: str | None = None,
     ) -> None:
-        """Close an event with ``Success`` or ``Error``; an error marks the action too."""
-        action = f"(SELECT id FROM instance_actions {_ACTION_OF_REQUEST})"
-        now, key = fmt_time(utcnow()), (uuid, ctxt.request_id)
-
-        def job(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "UPDATE instance_actions_events SET result=?, traceback=?, finish_time=?"
-                " WHERE id=(SELECT MAX(id) FROM instance_actions_events"
-                f" WHERE action_id={action} AND event=?)",
-                (result, traceback, now, *key, event),
-            ).close()
-            if result == "Error":
-                conn.execute(
-                    f"UPDATE instance_actions SET message='Error' WHERE id={action}", key
-                ).close()
-
-        await self.db.run(job, WRITE if result == "Error" else STATEMENT)
+        await actions.event_finish(self.engine, ctxt, uuid, event, result, traceback)
 
     async def actions_get(self, ctxt: Ctx, uuid: str) -> list[InstanceAction]:
-        """Every action of an instance with its events, oldest first (one round trip)."""
+        return await actions.get_all(self.engine, uuid)
 
-        def job(conn: sqlite3.Connection) -> list[tuple[Any, list[Any]]]:
-            actions = fetch_rows(
-                conn, "SELECT * FROM instance_actions WHERE instance_uuid=? ORDER BY id", (uuid,)
-            )
-            return [(a, fetch_rows(conn, _EVENTS_OF_ACTION, (a["id"],))) for a in actions]
+    async def action_get_by_request_id(
+        self, ctxt: Ctx, instance_uuid: str, request_id: str
+    ) -> InstanceAction:
+        return await actions.get_by_request_id(self.engine, instance_uuid, request_id)
 
-        return [_action(a, events) for a, events in await self.db.run(job, READ)]
+    async def instance_fault_create(self, ctxt: Ctx, fault: InstanceFault) -> None:
+        await actions.fault_create(self.engine, fault)
 
+    async def instance_fault_get_latest(self, ctxt: Ctx, uuid: str) -> InstanceFault | None:
+        return await actions.fault_get_latest(self.engine, uuid)
 
-def _action(row: Any, events: list[Any]) -> InstanceAction:
-    """An action with its events from rows."""
-    action = from_row(InstanceAction, row, frozenset())
-    action.events = [from_row(InstanceActionEvent, e, frozenset()) for e in events]
-    return action
+    # -- services --------------------------------------------------------------------------------
+    async def service_create(self, ctxt: Ctx, service: Service) -> Service:
+        return self._bound(ctxt, await hosts.service_create(self.engine, service))
 
+    async def service_get(self, ctxt: Ctx, service_id: int | None) -> Service:
+        return self._bound(ctxt, await hosts.service_get(self.engine, service_id))
 
-def _action_insert(ctxt: RequestContext, uuid: str, action: str) -> tuple[str, tuple[Any, ...]]:
-    """The statement opening ``action`` of the request on an instance."""
-    return (
-        "INSERT INTO instance_actions (instance_uuid, action, request_id, user_id, project_id,"
-        " start_time) VALUES (?,?,?,?,?,?)",
-        (uuid, action, ctxt.request_id, ctxt.user_id, ctxt.project_id, fmt_time(utcnow())),
-    )
+    async def service_get_by_uuid(self, ctxt: Ctx, uuid: str) -> Service:
+        return self._bound(ctxt, await hosts.service_get_by_uuid(self.engine, uuid))
 
+    async def service_get_by_host_and_binary(
+        self, ctxt: Ctx, host: str, binary: str
+    ) -> Service | None:
+        found = await hosts.service_get_by_host_and_binary(self.engine, host, binary)
+        return None if found is None else self._bound(ctxt, found)
 
-def _spec_insert(spec: RequestSpec) -> tuple[str, tuple[Any, ...]]:
-    """The statement creating or replacing an instance's request spec."""
-    return (
-        "INSERT OR REPLACE INTO request_specs (instance_uuid, spec) VALUES (?,?)",
-        (spec.instance_uuid, msgspec.json.encode(spec).decode()),
-    )
+    async def service_get_all(
+        self, ctxt: Ctx, binary: str | None = None, since: str | None = None
+    ) -> list[Service]:
+        return self._all(ctxt, await hosts.service_get_all(self.engine, binary, since))
+
+    async def service_update(self, ctxt: Ctx, service_id: int, updates: dict[str, Any]) -> Service:
+        return self._bound(ctxt, await hosts.service_update(self.engine, service_id, updates))
+
+    async def service_get_minimum_version(self, ctxt: Ctx, binary: str) -> int:
+        return await hosts.service_get_minimum_version(self.engine, binary)
+
+    # -- compute nodes -------------------------------------------------------------------------
+    async def compute_node_create(self, ctxt: Ctx, node: ComputeNode) -> ComputeNode:
+        return self._bound(ctxt, await hosts.node_create(self.engine, node))
+
+    async def compute_node_get(self, ctxt: Ctx, node_id: int | None) -> ComputeNode:
+        return self._bound(ctxt, await hosts.node_get(self.engine, node_id))
+
+    async def compute_node_update(
+        self, ctxt: Ctx, node_id: int, updates: dict[str, Any]
+    ) -> ComputeNode:
+        return self._bound(ctxt, await hosts.node_update(self.engine, node_id, updates))
+
+    async def compute_node_get_all(self, ctxt: Ctx, since: str | None = None) -> list[ComputeNode]:
+        return self._all(ctxt, await hosts.node_get_all(self.engine, since))
+
+    async def compute_node_get_all_by_host(self, ctxt: Ctx, host: str) -> list[ComputeNode]:
+        return self._all(ctxt, await hosts.node_get_all_by_host(self.engine, host))
+
+    # -- flavors and images ----------------------------------------------------------------------
+    async def flavor_create(self, ctxt: Ctx, flavor: Flavor) -> Flavor:
+        return await catalog.flavor_create(self.engine, flavor)
+
+    async def flavor_get_all(self, ctxt: Ctx) -> list[Flavor]:
+        return await catalog.flavor_get_all(self.engine)
+
+    async def flavor_get_by_flavor_id(self, ctxt: Ctx, flavorid: str) -> Flavor:
+        return await catalog.flavor_get(self.engine, flavorid)
+
+    async def flavor_and_image_get(
+        self, ctxt: Ctx, flavorid: str, image_id: str | None
+    ) -> tuple[Flavor, ImageMeta | None]:
+        return await catalog.flavor_and_image_get(self.engine, flavorid, image_id)
+
+    async def image_create(self, ctxt: Ctx, image: ImageMeta) -> ImageMeta:
+        return await catalog.image_create(self.engine, image)
+
+    async def image_get_all(self, ctxt: Ctx) -> list[ImageMeta]:
+        return await catalog.image_get_all(self.engine)
+
+    async def image_get(self, ctxt: Ctx, image_id: str) -> ImageMeta:
+        return await catalog.image_get(self.engine, image_id)
+
+    # -- migrations ------------------------------------------------------------------------------
+    async def migration_create(self, ctxt: Ctx, migration: Migration) -> Migration:
+        return self._bound(ctxt, await migrations.create(self.engine, migration))
+
+    async def migration_get(self, ctxt: Ctx, migration_id: int | None) -> Migration:
+        return self._bound(ctxt, await migrations.get(self.engine, migration_id))
+
+    async def migration_update(
+        self, ctxt: Ctx, migration_id: int, updates: dict[str, Any]
+    ) -> Migration:
+        return self._bound(ctxt, await migrations.update(self.engine, migration_id, updates))
+
+    async def migration_get_all(
+        self, ctxt: Ctx, filters: dict[str, Any] | None = None
+    ) -> list[Migration]:
+        return self._all(ctxt, await migrations.get_all(self.engine, filters))
+
+    async def migration_get_by_instance_and_status(
+        self, ctxt: Ctx, instance_uuid: str, status: str
+    ) -> Migration:
+        found = await self.migration_get_all(
+            ctxt, {"instance_uuid": instance_uuid, "status": status}
+        )
+        if not found:
+            raise exception.MigrationNotFound(migration_id=f"{instance_uuid}/{status}")
+        return found[-1]

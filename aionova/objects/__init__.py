@@ -1,6 +1,6 @@
 """Versioned msgspec objects shared by every service."""
 
-from aionova.objects.base import NovaObject, ObjectSerializer, obj_from_primitive
+from aionova.objects.base import NovaObject, obj_from_primitive
 from aionova.objects.compute import ComputeNode, Service
 from aionova.objects.instance import (
     Flavor,
@@ -11,6 +11,8 @@ from aionova.objects.instance import (
     InstanceFault,
 )
 from aionova.objects.request_spec import Destination, Migration, RequestSpec, SchedulerRetries
+from aionova.objects.serializer import ObjectSerializer
+from aionova.objects.store import ObjectStore
 
 __all__ = [
     "ComputeNode",
@@ -24,6 +26,7 @@ __all__ = [
     "Migration",
     "NovaObject",
     "ObjectSerializer",
+    "ObjectStore",
     "RequestSpec",
     "SchedulerRetries",
     "Service",

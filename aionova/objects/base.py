@@ -1,30 +1,34 @@
-"""Versioned objects: msgspec Structs with change tracking, and their RPC serializer.
+"""Versioned objects: msgspec Structs with change tracking and their wire form.
 
 An object read from a store remembers that store (the database on control
 nodes, the conductor RPC client on computes) and the context it was read with,
 so ``await instance.save(expected_task_state=...)`` works the same everywhere.
+``NovaObject[S]`` is bound to an ``S``: the part of ``ObjectStore`` (store.py) the
+object's own methods use (``InstanceStore`` for an Instance …).
 """
 
 from __future__ import annotations
 
 import functools
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Generic, Self, TypeVar
 
 import msgspec
 
 from aionova import exception
 from aionova.context import RequestContext
 
-_REGISTRY: dict[str, type[NovaObject]] = {}
+S = TypeVar("S")
+
+_REGISTRY: dict[str, type[NovaObject[Any]]] = {}
 _NAME = "nova_object.name"
 _VERSION = "nova_object.version"
 _DATA = "nova_object.data"
-_SCALARS = frozenset({str, int, float, bool, type(None)})
 _astuple = msgspec.structs.astuple
 
 
-class NovaObject(msgspec.Struct, kw_only=True, dict=True):
-    """Base of every object. Subclasses set ``VERSION`` (major.minor)."""
+class NovaObject(msgspec.Struct, Generic[S], kw_only=True, dict=True):
+    """Base of every object. Subclasses set ``VERSION`` (major.minor); ``S`` is what the
+    object's methods need of the store it is bound to."""
 
     VERSION: ClassVar[str] = "1.0"
 
@@ -50,7 +54,7 @@ class NovaObject(msgspec.Struct, kw_only=True, dict=True):
             if v != o
         }
 
-    def obj_refresh_from(self, other: NovaObject) -> None:
+    def obj_refresh_from(self, other: Self) -> None:
         """Copy every field of ``other`` (same class) into self and reset changes."""
         values = _astuple(other)
         for f, v in zip(self.__struct_fields__, values, strict=True):
@@ -58,15 +62,15 @@ class NovaObject(msgspec.Struct, kw_only=True, dict=True):
         self._orig = values
 
     # -- binding ------------------------------------------------------------
-    def bind(self, ctxt: RequestContext | None, store: Any) -> NovaObject:
+    def bind(self, ctxt: RequestContext | None, store: S | None) -> Self:
         """Remember the context and store used by ``save`` and friends."""
         self._context = ctxt
         self._store = store
         return self
 
     @property
-    def store(self) -> Any:
-        store = self.__dict__.get("_store")
+    def store(self) -> S:
+        store: S | None = self.__dict__.get("_store")
         if store is None:
             raise exception.NovaException(f"{type(self).__name__} is not bound to a store")
         return store
@@ -85,14 +89,14 @@ class NovaObject(msgspec.Struct, kw_only=True, dict=True):
 
 
 @functools.lru_cache(maxsize=256)
-def _accepts(cls: type[NovaObject], version: str) -> bool:
+def _accepts(cls: type[NovaObject[Any]], version: str) -> bool:
     """Whether ``cls`` can read data of ``version`` (same major, minor not newer)."""
     have_major, have_minor = (int(x) for x in cls.VERSION.split("."))
     major, minor = (int(x) for x in version.split("."))
     return major == have_major and minor <= have_minor
 
 
-def obj_from_primitive(primitive: dict[str, Any]) -> NovaObject:
+def obj_from_primitive(primitive: dict[str, Any]) -> NovaObject[Any]:
     """Rebuild an object; refuses another major version or a newer minor one."""
     name, version = primitive[_NAME], primitive[_VERSION]
     cls = _REGISTRY.get(name)
@@ -100,52 +104,9 @@ def obj_from_primitive(primitive: dict[str, Any]) -> NovaObject:
         raise exception.ObjectVersionError(objname=name, objver=version, supported="none")
     if not _accepts(cls, str(version)):
         raise exception.ObjectVersionError(objname=name, objver=version, supported=cls.VERSION)
-    return msgspec.convert(primitive[_DATA], cls, strict=False)
+    obj: NovaObject[Any] = msgspec.convert(primitive[_DATA], cls, strict=False)
+    return obj
 
 
-class ObjectStore(Protocol):
-    """Marker for what objects are bound to (db.api.Database or conductor.rpcapi.ConductorAPI)."""
-
-
-class ObjectSerializer:
-    """rpc Serializer: objects as versioned primitives, contexts as RequestContext.
-
-    Objects arriving over RPC are bound to ``store`` (the receiving service's
-    view of persistence) and to the request's context.
-    """
-
-    def __init__(self, store: Any = None) -> None:
-        self.store = store
-
-    def serialize_entity(self, ctxt: Any, entity: Any) -> Any:
-        if type(entity) in _SCALARS:
-            return entity
-        if isinstance(entity, NovaObject):
-            return entity.obj_to_primitive()
-        ser = self.serialize_entity
-        if isinstance(entity, (list, tuple)):
-            return [e if type(e) in _SCALARS else ser(ctxt, e) for e in entity]
-        if isinstance(entity, dict):
-            return {k: v if type(v) in _SCALARS else ser(ctxt, v) for k, v in entity.items()}
-        return entity
-
-    def deserialize_entity(self, ctxt: Any, entity: Any) -> Any:
-        if type(entity) in _SCALARS:
-            return entity
-        de = self.deserialize_entity
-        if isinstance(entity, dict):
-            if _NAME in entity:
-                obj = obj_from_primitive(entity)
-                return obj.bind(ctxt, self.store)
-            return {k: v if type(v) in _SCALARS else de(ctxt, v) for k, v in entity.items()}
-        if isinstance(entity, list):
-            return [e if type(e) in _SCALARS else de(ctxt, e) for e in entity]
-        return entity
-
-    def serialize_context(self, ctxt: Any) -> dict[str, Any]:
-        if ctxt is None:
-            return {}
-        return ctxt if isinstance(ctxt, dict) else ctxt.to_dict()
-
-    def deserialize_context(self, ctxt: dict[str, Any]) -> RequestContext:
-        return RequestContext.from_dict(ctxt)
+NAME_KEY = _NAME
+"""The key that marks a dict as an object's wire form."""

@@ -3,12 +3,38 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import ClassVar
+from typing import Any, ClassVar, Protocol
 
+from aionova import exception
+from aionova.context import RequestContext
 from aionova.objects.base import NovaObject
 
+Ctx = RequestContext | None
 
-class Service(NovaObject, kw_only=True):
+
+class ServiceStore(Protocol):
+    """What a Service's own methods need of its store (part of ``ObjectStore``)."""
+
+    async def service_update(self, ctxt: Ctx, service_id: int, updates: dict[str, Any]) -> Service:
+        """Write fields; a report_count change is a heartbeat (sets last_seen_up)."""
+        ...
+
+
+class ComputeNodeStore(Protocol):
+    """What a ComputeNode's own methods need of its store (part of ``ObjectStore``)."""
+
+    async def compute_node_create(self, ctxt: Ctx, node: ComputeNode) -> ComputeNode:
+        """Insert a compute node."""
+        ...
+
+    async def compute_node_update(
+        self, ctxt: Ctx, node_id: int, updates: dict[str, Any]
+    ) -> ComputeNode:
+        """Write fields (updated_at is set)."""
+        ...
+
+
+class Service(NovaObject[ServiceStore], kw_only=True):
     """A running service (one row per host and binary); heartbeats bump report_count."""
 
     VERSION: ClassVar[str] = "1.1"
@@ -29,11 +55,14 @@ class Service(NovaObject, kw_only=True):
     async def save(self) -> None:
         """Write changed fields (a report_count increase refreshes last_seen_up)."""
         changes = self.obj_what_changed()
-        if changes:
-            self.obj_refresh_from(await self.store.service_update(self.context, self.id, changes))
+        if not changes:
+            return
+        if self.id is None:
+            raise exception.ServiceNotFound(service_id=None)
+        self.obj_refresh_from(await self.store.service_update(self.context, self.id, changes))
 
 
-class ComputeNode(NovaObject, kw_only=True):
+class ComputeNode(NovaObject[ComputeNodeStore], kw_only=True):
     """A hypervisor node: its totals, usage and allocation ratios, and the guests its
     hypervisor runs (``supported_instances``: (arch, hv_type, vm_mode); Nova's
     ``supported_hv_specs``)."""

@@ -4,17 +4,43 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import msgspec
 
+from aionova.context import RequestContext
 from aionova.objects.base import NovaObject
 from aionova.states import power_state, vm_states
 
 ExpectedState = str | None | Sequence[str | None]
+Ctx = RequestContext | None
 
 
-class Flavor(NovaObject, kw_only=True):
+class InstanceStore(Protocol):
+    """What an Instance's own methods need of its store (part of ``ObjectStore``)."""
+
+    async def instance_get(self, ctxt: Ctx, uuid: str, *, read_deleted: bool = False) -> Instance:
+        """One instance or ``InstanceNotFound``."""
+        ...
+
+    async def instance_update(
+        self,
+        ctxt: Ctx,
+        uuid: str,
+        updates: dict[str, Any],
+        expected_task_state: Sequence[str | None] | None = None,
+        expected_vm_state: Sequence[str | None] | None = None,
+    ) -> Instance:
+        """Compare-and-swap write: ``UnexpectedTaskStateError`` (…Deleting… while being
+        deleted) or ``InstanceUpdateConflict`` on a mismatch, ``InstanceNotFound``."""
+        ...
+
+    async def instance_destroy(self, ctxt: Ctx, uuid: str) -> Instance:
+        """Soft-delete (vm DELETED, task None); ``InstanceNotFound`` if already gone."""
+        ...
+
+
+class Flavor(NovaObject[object], kw_only=True):
     """Sizes an instance asks for."""
 
     VERSION: ClassVar[str] = "1.1"
@@ -28,7 +54,7 @@ class Flavor(NovaObject, kw_only=True):
     swap: int = 0
 
 
-class ImageMeta(NovaObject, kw_only=True):
+class ImageMeta(NovaObject[object], kw_only=True):
     """The part of an image the control plane looks at."""
 
     VERSION: ClassVar[str] = "1.0"
@@ -45,7 +71,7 @@ def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-class Instance(NovaObject, kw_only=True):
+class Instance(NovaObject[InstanceStore], kw_only=True):
     """A server. Saves are compare-and-swap on task_state / vm_state."""
 
     VERSION: ClassVar[str] = "2.1"
@@ -117,7 +143,7 @@ def _as_list(value: ExpectedState) -> list[str | None] | None:
     return list(value)
 
 
-class InstanceFault(NovaObject, kw_only=True):
+class InstanceFault(NovaObject[object], kw_only=True):
     """A recorded failure shown as ``server.fault``."""
 
     VERSION: ClassVar[str] = "1.0"
@@ -129,7 +155,7 @@ class InstanceFault(NovaObject, kw_only=True):
     created_at: dt.datetime | None = None
 
 
-class InstanceActionEvent(NovaObject, kw_only=True):
+class InstanceActionEvent(NovaObject[object], kw_only=True):
     """One step of an action (e.g. ``compute__do_build_and_run_instance``)."""
 
     VERSION: ClassVar[str] = "1.0"
@@ -141,7 +167,7 @@ class InstanceActionEvent(NovaObject, kw_only=True):
     finish_time: dt.datetime | None = None
 
 
-class InstanceAction(NovaObject, kw_only=True):
+class InstanceAction(NovaObject[object], kw_only=True):
     """A user-visible operation on an instance (``create``, ``reboot`` …)."""
 
     VERSION: ClassVar[str] = "1.0"

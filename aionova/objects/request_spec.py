@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import msgspec
 
+from aionova.context import RequestContext
 from aionova.objects.base import NovaObject
 from aionova.objects.instance import Flavor, ImageMeta
 
+Ctx = RequestContext | None
 
-class SchedulerRetries(NovaObject, kw_only=True):
+
+class MigrationStore(Protocol):
+    """What a Migration's own methods need of its store (part of ``ObjectStore``)."""
+
+    async def migration_update(
+        self, ctxt: Ctx, migration_id: int, updates: dict[str, Any]
+    ) -> Migration:
+        """Write fields (``NotFound`` if the row is gone)."""
+        ...
+
+
+class SchedulerRetries(NovaObject[object], kw_only=True):
     """Attempts so far and the [host, node] pairs already tried."""
 
     VERSION: ClassVar[str] = "1.0"
@@ -19,7 +32,7 @@ class SchedulerRetries(NovaObject, kw_only=True):
     hosts: list[list[str]] = msgspec.field(default_factory=list)
 
 
-class Destination(NovaObject, kw_only=True):
+class Destination(NovaObject[object], kw_only=True):
     """A requested host (and node) the scheduler must still validate."""
 
     VERSION: ClassVar[str] = "1.0"
@@ -27,7 +40,7 @@ class Destination(NovaObject, kw_only=True):
     node: str | None = None
 
 
-class RequestSpec(NovaObject, kw_only=True):
+class RequestSpec(NovaObject[object], kw_only=True):
     """The scheduling request of one boot (possibly several instances)."""
 
     VERSION: ClassVar[str] = "1.1"
@@ -50,7 +63,7 @@ class RequestSpec(NovaObject, kw_only=True):
         self.force_nodes = None
 
 
-class Migration(NovaObject, kw_only=True):
+class Migration(NovaObject[MigrationStore], kw_only=True):
     """A move of an instance (evacuation in this project)."""
 
     VERSION: ClassVar[str] = "1.0"

@@ -7,18 +7,11 @@ instance's own host for a new image: only filters with ``RUN_ON_REBUILD`` run th
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from aionova.objects import RequestSpec
-
-if TYPE_CHECKING:
-    from aionova.scheduler.host_manager import HostState
-    from aionova.servicegroup import ServiceGroupAPI
-
-
-def request_is_rebuild(spec: RequestSpec) -> bool:
-    """Whether the request only re-validates the current host for a rebuild."""
-    return spec.scheduler_hints.get("_nova_check_type") == ["rebuild"]
+from aionova.scheduler.host_state import HostState
+from aionova.servicegroup import ServiceGroupAPI
 
 
 class BaseHostFilter(ABC):

@@ -8,11 +8,13 @@ from typing import Any
 from aionova import exception, rpc
 from aionova.config import Config
 from aionova.context import RequestContext
-from aionova.db import Database
 from aionova.manager import Manager
 from aionova.objects import RequestSpec
-from aionova.scheduler.filters import BaseHostFilter, build_filters, request_is_rebuild
-from aionova.scheduler.host_manager import HostManager, HostState
+from aionova.objects.store import ObjectStore
+from aionova.scheduler.filters import BaseHostFilter, build_filters
+from aionova.scheduler.host_manager import HostManager
+from aionova.scheduler.host_state import HostState
+from aionova.scheduler.utils import request_is_rebuild
 from aionova.scheduler.weights import RAMWeigher, ranked
 from aionova.servicegroup import ServiceGroupAPI
 
@@ -28,7 +30,7 @@ class SchedulerManager(Manager):
     service_name = "scheduler"
     target = rpc.Target(version="4.3")
 
-    def __init__(self, host: str, config: Config, transport: rpc.Transport, store: Database):
+    def __init__(self, host: str, config: Config, transport: rpc.Transport, store: ObjectStore):
         super().__init__(host, config, transport, store)
         d = config.DEFAULT
         self.servicegroup = ServiceGroupAPI(d.report_interval, d.service_down_time)

@@ -7,7 +7,7 @@ from typing import Any
 from aionova import rpc
 from aionova.config import Config
 from aionova.context import RequestContext
-from aionova.messaging import Client
+from aionova.messaging import get_client
 from aionova.objects import RequestSpec
 
 TOPIC = "scheduler"
@@ -18,15 +18,17 @@ class SchedulerAPI:
 
     def __init__(self, transport: rpc.Transport, config: Config) -> None:
         self.config = config
-        self.client = Client.create(transport, rpc.Target(topic=TOPIC, version="4.0"))
+        self.client = get_client(transport, rpc.Target(topic=TOPIC, version="4.0"))
 
     async def select_destinations(
         self, ctxt: RequestContext, spec_obj: RequestSpec, instance_uuids: list[str]
     ) -> list[dict[str, Any]]:
+        """One ``{host, nodename, limits}`` per instance, or ``NoValidHost``."""
         d = self.config.DEFAULT
         cctxt = self.client.prepare(
             version="4.3", timeout=d.long_rpc_timeout, call_monitor_timeout=d.rpc_response_timeout
         )
-        return await cctxt.call(
+        result: list[dict[str, Any]] = await cctxt.call(
             ctxt, "select_destinations", spec_obj=spec_obj, instance_uuids=instance_uuids
         )
+        return result

@@ -8,6 +8,11 @@ from aionova import exception
 from aionova.objects import RequestSpec
 
 
+def request_is_rebuild(spec: RequestSpec) -> bool:
+    """Whether the request only re-validates the current host for a rebuild."""
+    return spec.scheduler_hints.get("_nova_check_type") == ["rebuild"]
+
+
 def _single_forced(spec: RequestSpec | None) -> bool:
     if spec is None:
         return False

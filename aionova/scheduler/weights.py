@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from aionova.objects import RequestSpec
 
 if TYPE_CHECKING:
-    from aionova.scheduler.host_manager import HostState
+    from aionova.scheduler.host_state import HostState
 
 # Each round of the lazy ranking ranks this many times more hosts than the last.
 FACTOR = 8

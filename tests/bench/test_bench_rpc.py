@@ -45,8 +45,12 @@ def check_shape(
     assert seen == {(peer, *pattern) for peer in peers for pattern in PATTERNS}
     assert len(results) == len(seen)
     for row in results:
-        for key in ("ops_per_s", "p50_ms", "p99_ms", *cpu_keys):
+        for key in ("ops_per_s", "p50_ms", "p99_ms"):
             assert isinstance(row[key], int | float) and row[key] > 0, (row, key)
+        # CPU time is read at the OS clock tick (10 ms): a quick round on a busy machine
+        # may see no tick of another process, so a measured 0 is a figure, not an error.
+        for key in cpu_keys:
+            assert isinstance(row[key], int | float) and row[key] >= 0, (row, key)
         assert row["p99_ms"] >= row["p50_ms"]
         assert row.get("errors", 0) == row.get("lost", 0) == 0
     assert {t["target"] for t in report["targets"]}  # reported, never asserted

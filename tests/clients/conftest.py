@@ -160,7 +160,12 @@ def fields(output: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
-    tmp = tmp_path_factory.mktemp("aio")
+    """One all-in-one for a module: its tests boot servers of their own names."""
+    yield from start_cloud(tmp_path_factory.mktemp("aio"))
+
+
+def start_cloud(tmp: Path) -> Iterator[Cloud]:
+    """Run an all-in-one (3 computes) in ``tmp`` until the generator is closed."""
     port = free_port()
     proc = Process(
         [

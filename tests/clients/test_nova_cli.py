@@ -6,9 +6,12 @@ import json
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from typing import Any
 
-from tests.clients.conftest import Cloud, fields, table
+import pytest
+
+from tests.clients.conftest import Cloud, fields, start_cloud, table
 
 UBUNTU = "a2459075-d96c-40d5-893e-577ff92e721c"
 
@@ -38,6 +41,12 @@ def wait_server(cloud: Cloud, name: str, timeout: float = 30.0, **want: Any) -> 
             return s
         assert time.monotonic() < deadline, f"{name}: wanted {want}, last {view}"
         time.sleep(0.2)
+
+
+def boot(cloud: Cloud, name: str, *extra: str) -> dict[str, Any]:
+    """``nova boot --poll`` one m1.tiny cirros server; its view once ACTIVE."""
+    cloud.nova("boot", "--flavor", "m1.tiny", "--image", "cirros", *extra, "--poll", name)
+    return wait_server(cloud, name, status="ACTIVE", task=None)
 
 
 def wait_gone(cloud: Cloud, uuid: str, timeout: float = 30.0) -> None:
@@ -76,19 +85,22 @@ def test_services_and_hypervisors(cloud: Cloud) -> None:
 
 
 def test_boot_three_servers(cloud: Cloud) -> None:
-    for name in ("vm1", "vm2", "vm3"):
+    names = ("boot1", "boot2", "boot3")
+    for name in names:
         out = cloud.nova("boot", "--flavor", "m1.tiny", "--image", "cirros", "--poll", name)
         assert "Finished" in out or "ACTIVE" in out
     rows = {r["Name"]: r for r in table(cloud.nova("list"))}
-    assert {rows[n]["Status"] for n in ("vm1", "vm2", "vm3")} == {"ACTIVE"}
-    assert rows["vm1"]["Power State"] == "Running"
-    shown = fields(cloud.nova("show", "vm1"))
+    assert {rows[n]["Status"] for n in names} == {"ACTIVE"}
+    assert rows["boot1"]["Power State"] == "Running"
+    shown = fields(cloud.nova("show", "boot1"))
     assert shown["status"] == "ACTIVE" and "cirros" in shown["image"]
     listed = cloud.openstack_json("server", "list")
-    assert {"vm1", "vm2", "vm3"} <= {s["Name"] for s in listed}  # type: ignore[union-attr]
+    assert set(names) <= {s["Name"] for s in listed}  # type: ignore[union-attr]
 
 
 def test_reboot_rebuild_stop_start(cloud: Cloud) -> None:
+    boot(cloud, "vm1")
+    boot(cloud, "vm2")
     cloud.nova("reboot", "vm1")
     wait_server(cloud, "vm1", status="ACTIVE", task=None)
     cloud.nova("reboot", "--hard", "vm1")
@@ -112,8 +124,15 @@ def _compute_uuid(cloud: Cloud, host: str) -> str:
     return rows[0]["Id"]
 
 
-def test_evacuate(cloud: Cloud) -> None:
-    source = server(cloud, "vm3")["OS-EXT-SRV-ATTR:host"]
+@pytest.fixture
+def own_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
+    """An all-in-one for one test (evacuation leaves a compute forced down)."""
+    yield from start_cloud(tmp_path_factory.mktemp("evacuate"))
+
+
+def test_evacuate(own_cloud: Cloud) -> None:
+    cloud = own_cloud
+    source = boot(cloud, "vm3")["OS-EXT-SRV-ATTR:host"]
     others = sorted({"compute1", "compute2", "compute3"} - {source})
     for name in ("vm4", "vm5"):
         cloud.nova(
@@ -170,11 +189,11 @@ def test_legacy_force_down_by_host(cloud: Cloud) -> None:
 
 
 def test_delete(cloud: Cloud) -> None:
-    uuid = server(cloud, "vm1")["id"]
-    cloud.nova("delete", "vm1")
+    uuid = boot(cloud, "del1")["id"]
+    cloud.nova("delete", "del1")
     wait_gone(cloud, uuid)
-    assert "vm1" not in {r["Name"] for r in table(cloud.nova("list"))}
-    assert "No server with a name or ID" in cloud.nova("show", "vm1", ok=False)
+    assert "del1" not in {r["Name"] for r in table(cloud.nova("list"))}
+    assert "No server with a name or ID" in cloud.nova("show", "del1", ok=False)
     actions = [r["Action"] for r in table(cloud.nova("instance-action-list", uuid))]
     assert "delete" in actions  # kept after deletion (2.21+)
 

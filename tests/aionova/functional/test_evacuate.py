@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from aionova import exception
-from aionova.compute.api import HostAPI
+from aionova.api.compute import HostAPI
 from aionova.compute.manager import ComputeManager
 from aionova.config import UpgradeLevels
 from aionova.context import RequestContext

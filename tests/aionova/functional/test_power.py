@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from aionova import exception
-from aionova.compute.api import HostAPI
+from aionova.api.compute import HostAPI
 from aionova.context import RequestContext
 from aionova.deployment import AllInOne
 from aionova.states import power_state, task_states, vm_states
@@ -65,10 +65,10 @@ async def test_stop_failure_reverts_task(cloud: AllInOne, ctxt: RequestContext) 
 
 async def _selection(cloud: AllInOne, uuid: str) -> tuple[str, str] | None:
     """The build selection (host, node) the conductor recorded for an instance, if any."""
-    row = await cloud.db.db.fetchone(
+    rows = await cloud.db.engine.fetch(
         "SELECT host, node FROM build_selections WHERE instance_uuid=?", (uuid,)
     )
-    return None if row is None else (row[0], row[1])
+    return (rows[0][0], rows[0][1]) if rows else None
 
 
 async def test_delete_with_compute_up_terminates(cloud: AllInOne, ctxt: RequestContext) -> None:

@@ -158,7 +158,7 @@ async def test_foreign_instance_untouched(cloud: AllInOne, ctxt: RequestContext)
     (inst,) = await boot(cloud, ctxt, host="cmp2")
     await cloud.db.instance_update(None, inst.uuid, {"task_state": task_states.REBUILDING})
     instance = await cloud.db.instance_get(None, inst.uuid)
-    await service.manager._init_instance(ctxt, instance)  # type: ignore[attr-defined]
+    await service.manager.recovery._init_instance(ctxt, instance)  # type: ignore[attr-defined]
     got = await cloud.db.instance_get(None, inst.uuid)
     assert (got.vm_state, got.task_state) == (vm_states.ACTIVE, task_states.REBUILDING)
     assert IMAGE.id == got.image_ref

@@ -32,7 +32,7 @@ async def _instance(db: Database, task: str | None = task_states.SCHEDULING) -> 
 async def test_schema_is_migrated_once(tmp_path) -> None:
     for _ in range(2):
         async with Database(tmp_path / "m.sqlite") as db:
-            rows = await db.db.fetchall("SELECT version FROM schema_version")
+            rows = await db.engine.fetch("SELECT version FROM schema_version")
             assert [r[0] for r in rows] == list(range(1, LATEST + 1))
 
 
@@ -134,7 +134,7 @@ async def test_concurrent_calls_share_a_batch_and_a_failing_one_undoes_only_itse
     assert [a.action for a in await db.actions_get(ctxt, "u2")] == ["create"]
     assert (await db.request_spec_get(ctxt, "u2")).instance_uuid == "u2"
     assert (await db.instance_get(None, "u1")).display_name == "renamed"
-    rows = await db.db.fetchall("SELECT instance_uuid FROM instance_actions ORDER BY id")
+    rows = await db.engine.fetch("SELECT instance_uuid FROM instance_actions ORDER BY id")
     assert [r[0] for r in rows] == ["u2"]  # the failed create left no action behind
 
 
@@ -181,7 +181,7 @@ async def test_compute_node_supported_instances_round_trip(db: Database) -> None
     fetched = await db.compute_node_get(None, created.id)
     assert by_host.supported_instances == listed.supported_instances == specs
     assert fetched.supported_instances == specs
-    raw = await db.db.fetchone("SELECT supported_instances FROM compute_nodes")
+    (raw,) = await db.engine.fetch("SELECT supported_instances FROM compute_nodes")
     assert raw[0] == '[["x86_64","kvm","hvm"],["aarch64","kvm","hvm"]]'
 
     fetched.supported_instances = [("aarch64", "kvm", "hvm")]
@@ -223,7 +223,7 @@ async def test_destroy_removes_the_build_selection_in_the_same_job(db: Database)
     await db.build_selections_record(None, [("u1", "h1", "n1"), ("u2", "h2", "n2")])
 
     async def selections() -> dict[str, tuple[str, str]]:
-        rows = await db.db.fetchall("SELECT instance_uuid, host, node FROM build_selections")
+        rows = await db.engine.fetch("SELECT instance_uuid, host, node FROM build_selections")
         return {r[0]: (r[1], r[2]) for r in rows}
 
     assert await selections() == {"u1": ("h1", "n1"), "u2": ("h2", "n2")}
@@ -240,13 +240,61 @@ async def test_destroy_removes_the_build_selection_in_the_same_job(db: Database)
 
 async def test_failed_destroy_keeps_the_build_selection(db: Database, monkeypatch) -> None:
     """One job: if the delete of the selection fails, the instance row is not deleted."""
-    from aionova.db import moves
+    from aionova.db import requests
 
     await _instance(db)
     await db.build_selections_record(None, [("u1", "h1", "n1")])
-    monkeypatch.setattr(moves, "_SELECTION_DELETE", "DELETE FROM no_such_table WHERE x=?")
+    monkeypatch.setattr(requests, "SELECTION_DELETE", "DELETE FROM no_such_table WHERE x=?")
     with pytest.raises(sqlite3.OperationalError):
         await db.instance_destroy(None, "u1")
     assert not (await db.instance_get(None, "u1")).deleted
-    rows = await db.db.fetchall("SELECT instance_uuid FROM build_selections")
+    rows = await db.engine.fetch("SELECT instance_uuid FROM build_selections")
     assert [r[0] for r in rows] == ["u1"]
+
+
+def test_a_job_runs_to_its_end_without_an_event_loop() -> None:
+    """The SQLite engine runs a job's coroutine on its thread: it must only await its tx."""
+    import asyncio as aio
+
+    from aionova.db.engine import run_to_end
+
+    class SyncTx:
+        async def fetch(self, sql: str, params: object = ()) -> list[str]:
+            return [sql]
+
+    async def job(tx: SyncTx) -> list[str]:
+        return await tx.fetch("SELECT 1")
+
+    assert run_to_end(job(SyncTx())) == ["SELECT 1"]
+
+    async def bad(tx: SyncTx) -> None:
+        await aio.sleep(0)
+
+    with pytest.raises(RuntimeError, match="awaited something other"):
+        run_to_end(bad(SyncTx()))
+
+
+async def test_database_urls(tmp_path) -> None:
+    from aionova.db import engine_for
+
+    async with Database(f"sqlite:///{tmp_path / 'url.sqlite'}") as db:
+        assert await db.flavor_get_all(None) == []
+    assert (tmp_path / "url.sqlite").exists()
+    with pytest.raises(exception.InvalidConfiguration, match="unsupported"):
+        engine_for("mysql://db/nova")
+
+
+async def test_a_closed_database_fails_clearly(tmp_path) -> None:
+    db = await Database(tmp_path / "closed.sqlite").open()
+    await db.close()
+    with pytest.raises(RuntimeError, match="not open"):
+        await db.instance_get(None, "u1")
+
+
+def test_placeholders_for_postgresql() -> None:
+    from aionova.db.engine import numbered_placeholders
+
+    sql = "UPDATE t SET \"binary\"=?, note='why?' WHERE id=? AND x IN (?,?)"
+    assert numbered_placeholders(sql) == (
+        "UPDATE t SET \"binary\"=$1, note='why?' WHERE id=$2 AND x IN ($3,$4)"
+    )

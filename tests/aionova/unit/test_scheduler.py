@@ -29,7 +29,8 @@ from aionova.scheduler.filters import (
     RetryFilter,
     build_filters,
 )
-from aionova.scheduler.host_manager import HostManager, HostState
+from aionova.scheduler.host_manager import HostManager
+from aionova.scheduler.host_state import HostState
 from aionova.scheduler.manager import SchedulerManager
 from aionova.scheduler.weights import RAMWeigher, ranked, weigh
 from aionova.servicegroup import ServiceGroupAPI

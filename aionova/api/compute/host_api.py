@@ -7,8 +7,8 @@ from typing import Any
 from aionova import exception
 from aionova.config import Config
 from aionova.context import RequestContext
-from aionova.db import Database
 from aionova.objects import ComputeNode, Migration, Service
+from aionova.objects.store import ObjectStore
 from aionova.servicegroup import ServiceGroupAPI
 
 COMPUTE_BINARY = "nova-compute"
@@ -17,7 +17,7 @@ COMPUTE_BINARY = "nova-compute"
 class HostAPI:
     """Reads and admin updates of services; liveness as the servicegroup sees it."""
 
-    def __init__(self, db: Database, config: Config) -> None:
+    def __init__(self, db: ObjectStore, config: Config) -> None:
         self.db = db
         d = config.DEFAULT
         self.servicegroup = ServiceGroupAPI(d.report_interval, d.service_down_time)
