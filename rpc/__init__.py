@@ -19,7 +19,12 @@ from aionova.rpc._endpoint import (
 from aionova.rpc._serializer import NoOpSerializer, Serializer
 from aionova.rpc._server import RPCServer, get_rpc_server
 from aionova.rpc._target import Target
-from aionova.rpc._transport import Transport, TransportOptions, get_rpc_transport
+from aionova.rpc._transport import (
+    Transport,
+    TransportOptions,
+    TransportStatistics,
+    get_rpc_transport,
+)
 from aionova.rpc.errors import (
     DriverLoadFailure,
     ExpectedException,
@@ -73,6 +78,7 @@ __all__ = [
     "Transport",
     "TransportError",
     "TransportOptions",
+    "TransportStatistics",
     "UnsupportedVersion",
     "expected_exceptions",
     "expose",

@@ -25,7 +25,7 @@ PUBLIC_MODULES = {
     "aionova.rpc.testing",
 }
 #: What a user may touch on a Transport: no bytes-level verbs, no driver, no reply table.
-TRANSPORT_PUBLIC = {"url", "allowed_remote_exmods", "response_timeout", "close"}
+TRANSPORT_PUBLIC = {"url", "allowed_remote_exmods", "response_timeout", "close", "statistics"}
 SEAM = {
     "Driver",
     "Listener",
@@ -76,6 +76,7 @@ EXPECTED = {
     "RPCDispatcherError",
     "TransportError",
     "TransportOptions",
+    "TransportStatistics",
     # notifications (rpc/notify/)
     "Notifier",
     "NotificationFilter",
