@@ -138,7 +138,9 @@ class RPCClient:
         transport = self.transport
         timeout = self.timeout if self.timeout is not None else transport.response_timeout
         msg_id = envelope.new_id()
-        reply_q = transport._replies.known_address or await transport._replies.address()
+        reply_q = transport._replies.known_address
+        if reply_q is None:  # the first call sets up the reply queue within its own timeout
+            reply_q, timeout = await transport._reply_address_within(timeout)
         body = self._encode(
             ctxt,
             method,

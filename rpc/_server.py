@@ -180,6 +180,9 @@ class RPCServer:
             while True:
                 try:
                     await self._serve(delivery.body)
+                except Exception:
+                    # A worker outlives any one message: the backlog depends on it.
+                    LOG.exception("%r: serving a message failed; dropped", self)
                 finally:
                     await self._settle(delivery)
                 if not backlog:

@@ -101,8 +101,14 @@ class AmqpDriver:
         async with self._reply_lock:
             if self._reply_listener is None:
                 spec = naming.reply_queue(self.settings)
+                # The queue is this driver's alone: close() deletes it (x-expires is
+                # only the safety net for a process that dies without closing).
                 listener = AmqpListener(
-                    self._sub_conn, self.settings, (spec,), lambda d: on_reply(d.body)
+                    self._sub_conn,
+                    self.settings,
+                    (spec,),
+                    lambda d: on_reply(d.body),
+                    transient=(spec,),
                 )
                 await listener.start()
                 self._reply_listener = listener

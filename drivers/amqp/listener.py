@@ -9,7 +9,7 @@ from collections.abc import Awaitable
 
 from aio_pika.abc import AbstractChannel, AbstractConnection
 from aionova.drivers.amqp.connection import Connector
-from aionova.drivers.amqp.errors import LIBRARY_ERRORS, translated
+from aionova.drivers.amqp.errors import LIBRARY_ERRORS, being_cancelled, lost_if_closed, translated
 from aionova.drivers.amqp.messages import BadMessage, body_of
 from aionova.drivers.amqp.naming import QueueSpec
 from aionova.drivers.amqp.settings import AmqpSettings
@@ -108,7 +108,8 @@ class AmqpListener:
             await self._connector.add_setup(self._setup)
 
     async def _open_channel(self, conn: AbstractConnection) -> AbstractChannel:
-        channel = await conn.channel(publisher_confirms=False)
+        with lost_if_closed(conn):
+            channel = await conn.channel(publisher_confirms=False)
         if self._settings.prefetch > 0:
             await channel.set_qos(prefetch_count=self._settings.prefetch)
         return channel
@@ -122,15 +123,18 @@ class AmqpListener:
         try:
             for spec in self._queues:
                 await declarer.queue(spec)
+            channel = declarer.channel
+            raw = await channel.get_underlay_channel()
+            tags = []
+            for spec in self._queues:
+                ok = await raw.basic_consume(spec.name, self._on_delivery, no_ack=self._auto_ack)
+                tags.append(ok.consumer_tag)
         except BaseException:
-            await _close_quietly(declarer.channel, self._settings.connect_timeout)
+            # Leave no channel behind; but a caller being cancelled (its call timed
+            # out) does not wait for that: the channel then goes with its connection.
+            if not being_cancelled():
+                await _close_quietly(declarer.channel, self._settings.connect_timeout)
             raise
-        channel = declarer.channel
-        raw = await channel.get_underlay_channel()
-        tags = []
-        for spec in self._queues:
-            ok = await raw.basic_consume(spec.name, self._on_delivery, no_ack=self._auto_ack)
-            tags.append(ok.consumer_tag)
         self._channel, self._consumer_tags = channel, tags
 
     async def _on_delivery(self, message: DeliveredMessage) -> None:
