@@ -114,7 +114,9 @@ class AmqpDriver:
                 self._reply_listener = listener
             return self._reply_listener.queue_names[0]
 
-    async def listen(self, target: Target, on_message: MessageHandler) -> AmqpListener:
+    async def listen(
+        self, target: Target, on_message: MessageHandler, *, window: int | None = None
+    ) -> AmqpListener:
         self._check_open()
         if not target.topic or not target.server:
             raise InvalidTarget("A server target needs a topic and a server", target)
@@ -126,6 +128,7 @@ class AmqpDriver:
             on_message,
             transient=(queues[2],),
             ack_late=self.settings.at_least_once,
+            window=window,
         )
         await listener.start()
         self._listeners.add(listener)
