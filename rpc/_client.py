@@ -132,6 +132,8 @@ class RPCClient:
 
         Raises the remote exception (rebuilt or as RemoteError), MessagingTimeout,
         InvalidTarget for a fanout target, RPCVersionCapError before sending.
+        The timeout bounds the whole call: setting up the reply queue on first
+        use (connecting included), publishing, and waiting for the reply.
         """
         if self.target.fanout:
             raise InvalidTarget("A call cannot be used with fanout", self.target)

@@ -75,11 +75,11 @@ def lost_if_closed(*parts: _Closable) -> Iterator[None]:
     """Map the plain ``RuntimeError`` of a connection or channel that just closed.
 
     aio-pika refuses a channel on a closed connection with ``RuntimeError(
-    "Connection was not opened")``, aiormq with ``RuntimeError("<Connection>
-    closed")``, a closed channel's initialisation with ``RuntimeError("Can't
-    initialize closed channel")``. Such a RuntimeError means "connection lost"
-    only while one of ``parts`` is indeed closed; any other RuntimeError is a bug
-    and propagates.
+    "Connection was not opened")`` (or, for one whose connection closed under
+    it, ``"Can't initialize closed channel"``), aiormq with
+    ``RuntimeError("<Connection> closed")``. Such a RuntimeError means
+    "connection lost" only while one of ``parts`` is indeed closed; any other
+    RuntimeError is a bug and propagates.
     """
     try:
         yield

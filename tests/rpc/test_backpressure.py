@@ -97,10 +97,12 @@ async def test_calls_and_casts_through_a_window_of_one_all_arrive() -> None:
     """Topic, server-directed and fanout messages share one window, none starves."""
     url = f"memory://{uuid.uuid4().hex[:12]}"
     async with rpc.get_rpc_transport(url) as transport:
+        served: list[Any] = []
 
         class Echo:
             async def echo(self, ctxt: Any, value: Any) -> Any:
                 await asyncio.sleep(0)
+                served.append(value)
                 return value
 
         target = rpc.Target(topic="t", server="s")
@@ -110,9 +112,13 @@ async def test_calls_and_casts_through_a_window_of_one_all_arrive() -> None:
                 client.prepare(server="s" if n % 3 == 1 else None).call(CTX, "echo", value=n)
                 for n in range(300)
             ]
-            fanout = [client.prepare(fanout=True).cast(CTX, "echo", value=n) for n in range(50)]
+            fanout = [
+                client.prepare(fanout=True).cast(CTX, "echo", value=f"f{n}") for n in range(50)
+            ]
             results = await asyncio.gather(*calls, *fanout)
+            await wait_until(lambda: len(served) == 350)
         assert results[:300] == list(range(300))
+        assert sorted(v for v in served if isinstance(v, str)) == sorted(f"f{n}" for n in range(50))
 
 
 def test_the_bus_window_counts_until_settled() -> None:
