@@ -132,13 +132,17 @@ class RPCClient:
 
         Raises the remote exception (rebuilt or as RemoteError), MessagingTimeout,
         InvalidTarget for a fanout target, RPCVersionCapError before sending.
+        The timeout bounds the whole call: setting up the reply queue on first
+        use (connecting included), publishing, and waiting for the reply.
         """
         if self.target.fanout:
             raise InvalidTarget("A call cannot be used with fanout", self.target)
         transport = self.transport
         timeout = self.timeout if self.timeout is not None else transport.response_timeout
         msg_id = envelope.new_id()
-        reply_q = transport._replies.known_address or await transport._replies.address()
+        reply_q = transport._replies.known_address
+        if reply_q is None:  # the first call sets up the reply queue within its own timeout
+            reply_q, timeout = await transport._reply_address_within(timeout)
         body = self._encode(
             ctxt,
             method,

@@ -76,6 +76,15 @@ def _enc_hook(obj: Any) -> Any:
     raise TypeError(f"cannot encode objects of type {type(obj).__name__}")
 
 
+#: Every way decoding untrusted bytes fails: msgspec's DecodeError and
+#: ValidationError for bad JSON or a wrong shape, RecursionError for nesting
+#: deeper than the interpreter's limit (``[[[[…]]]]``), MemoryError for values
+#: that do not fit. Each means "this message is bad", never "the reader is broken".
+DECODE_FAILURES: tuple[type[Exception], ...] = (msgspec.MsgspecError, RecursionError, MemoryError)
+#: What encoding a value can raise: unsupported types, integers out of range,
+#: nesting too deep.
+_ENCODE_FAILURES = (TypeError, OverflowError, msgspec.EncodeError, RecursionError)
+
 _encode = msgspec.json.Encoder(enc_hook=_enc_hook).encode
 _decode_any = msgspec.json.Decoder().decode
 _decode_envelope = msgspec.json.Decoder(Envelope).decode
@@ -89,19 +98,21 @@ def wrap(message: dict[str, Any]) -> bytes:
     """
     try:
         inner = _encode(message)
-    except (TypeError, OverflowError) as exc:
+    except _ENCODE_FAILURES as exc:
         raise MalformedMessage(f"cannot encode message: {exc}") from exc
     return _HEAD + _encode(inner.decode())[1:-1] + _TAIL
 
 
 def unwrap(body: bytes) -> dict[str, Any]:
-    """Decode a body (enveloped or not) into its message dict."""
+    """Decode a body (enveloped or not) into its message dict; raises MalformedMessage."""
     try:
         envelope = _decode_envelope(body)
     except msgspec.ValidationError:
         message = _decode_plain(body)
     except msgspec.DecodeError as exc:
         raise MalformedMessage(f"body is not JSON: {exc}") from None
+    except DECODE_FAILURES as exc:
+        raise _undecodable("body", exc) from None
     else:
         if envelope.version != ENVELOPE_VERSION:
             raise MalformedMessage(f"unsupported envelope version {envelope.version!r}")
@@ -109,11 +120,17 @@ def unwrap(body: bytes) -> dict[str, Any]:
     return message
 
 
+def _undecodable(what: str, exc: BaseException) -> MalformedMessage:
+    return MalformedMessage(f"{what} cannot be decoded: {type(exc).__name__}: {exc}")
+
+
 def _decode_plain(data: bytes | str) -> dict[str, Any]:
     try:
         message = _decode_any(data)
     except msgspec.DecodeError as exc:
         raise MalformedMessage(f"message is not JSON: {exc}") from None
+    except DECODE_FAILURES as exc:
+        raise _undecodable("message", exc) from None
     if not isinstance(message, dict):
         raise MalformedMessage(f"message is a {type(message).__name__}, not an object")
     return message
@@ -204,9 +221,13 @@ def decode_reply(body: bytes) -> Reply:
         envelope = _decode_envelope(body)
         return _decode_reply(envelope.message)
     except (msgspec.ValidationError, msgspec.DecodeError):
-        pass
+        pass  # not the usual shape: the slow path below says what is wrong
+    except DECODE_FAILURES as exc:
+        raise _undecodable("reply", exc) from None
     message = unwrap(body)
     try:
         return msgspec.convert(message, Reply)
     except msgspec.ValidationError as exc:
         raise MalformedMessage(f"bad reply: {exc}") from None
+    except DECODE_FAILURES as exc:
+        raise _undecodable("reply", exc) from None

@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import msgspec
+from aionova.rpc._envelope import DECODE_FAILURES
 from aionova.rpc.errors import RemoteError
 
 LOG = logging.getLogger(__name__)
@@ -57,20 +58,37 @@ def serialize(exc: BaseException) -> str:
     record = Failure(
         cls=cls_name,
         module=module,
-        message=str(exc),
+        message=_message_of(exc),
         tb=traceback.format_exception(type(exc), exc, exc.__traceback__),
         args=list(exc.args),
         kwargs=kwargs if isinstance(kwargs, dict) else {},
     )
-    return _encoder.encode(record).decode()
+    try:
+        return _encoder.encode(record).decode()
+    except (TypeError, ValueError, OverflowError, RecursionError, msgspec.EncodeError) as err:
+        # Arguments that cannot travel (too deep, out of range): the caller still
+        # gets the class and the message, so it does not wait for a timeout.
+        LOG.warning("%s.%s: arguments dropped from the failure: %s", module, cls_name, err)
+        record.args, record.kwargs = [], {}
+        return _encoder.encode(record).decode()
+
+
+def _message_of(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception as err:  # a __str__ that fails (or arguments nested too deep)
+        LOG.warning("str() of a %s failed: %s: %s", type(exc).__name__, type(err).__name__, err)
+        return f"<{type(exc).__name__}: str() failed: {type(err).__name__}>"
 
 
 def deserialize(data: str | bytes, allowed_modules: Iterable[str] = ()) -> Exception:
     """Rebuild the exception a failure record describes, or a ``RemoteError``."""
     try:
         record = _decoder.decode(data)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        return RemoteError("UnknownFailure", f"undecodable failure record: {exc}", [])
+    except DECODE_FAILURES as exc:
+        return RemoteError(
+            "UnknownFailure", f"undecodable failure record: {type(exc).__name__}: {exc}", []
+        )
     module = _MODULE_ALIASES.get(record.module, record.module)
     if module not in _ALWAYS_ALLOWED and module not in allowed_modules:
         return RemoteError(record.cls, record.message, record.tb)

@@ -6,6 +6,14 @@ messages already received still run; ``wait()`` returns when every one of them
 has finished and replied, then releases the subscription. After ``wait()`` the
 server may be started again. ``abort()`` is the crash path: it cancels what is
 running instead of draining it.
+
+Work in flight is bounded (``bounded_backlog``, the default): the driver hands
+the server at most ``max_concurrency`` messages it has not finished; the rest
+wait in the broker's queue, where a burst costs the server no memory and a
+crash loses at most those messages (none with RabbitMQ's at-least-once mode,
+which acknowledges after processing). ``bounded_backlog=False`` is
+oslo.messaging's delivery: every message is taken (and, on RabbitMQ,
+acknowledged) as it arrives and waits in the server's memory.
 """
 
 from __future__ import annotations
@@ -62,6 +70,7 @@ class RPCServer:
         access_policy: type[RPCAccessPolicyBase] | None = None,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         ping_enabled: bool = False,
+        bounded_backlog: bool = True,
     ) -> None:
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
@@ -73,6 +82,7 @@ class RPCServer:
         self.serializer: Serializer = serializer or NoOpSerializer()
         self._noop = type(self.serializer) is NoOpSerializer
         self.max_concurrency = max_concurrency
+        self.bounded_backlog = bounded_backlog
         self._listener: Listener | None = None
         self._running = False
         self._stopped = asyncio.Event()
@@ -101,7 +111,10 @@ class RPCServer:
                 )
             self._stopped.clear()
             self._context = contextvars.copy_context()
-            self._listener = await self.transport._driver.listen(self.target, self._on_message)
+            window = self.max_concurrency if self.bounded_backlog else None
+            self._listener = await self.transport._driver.listen(
+                self.target, self._on_message, window=window
+            )
             self._running = True
 
     async def stop(self) -> None:
@@ -180,8 +193,12 @@ class RPCServer:
             while True:
                 try:
                     await self._serve(delivery.body)
-                finally:
-                    await self._settle(delivery)
+                except Exception:
+                    # A worker outlives any one message: the backlog depends on it.
+                    LOG.exception("%r: serving a message failed; dropped", self)
+                # Settled once processed; a dispatch cancelled by abort() is not
+                # (a crash: an at-least-once broker delivers it again).
+                await self._settle(delivery)
                 if not backlog:
                     return
                 delivery = backlog.popleft()
@@ -311,12 +328,21 @@ def get_rpc_server(
     access_policy: type[RPCAccessPolicyBase] | None = None,
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
     ping_enabled: bool = False,
+    bounded_backlog: bool = True,
 ) -> RPCServer:
     """Build (not start) a server; endpoints are checked now, the target at start.
 
     ``max_concurrency`` bounds the dispatches running at once (oslo.messaging's
     executor pool, 64); ``ping_enabled`` adds ``oslo_rpc_server_ping`` unless an
     endpoint already has it (oslo.messaging's ``rpc_ping_enabled``).
+    ``bounded_backlog`` (default True) keeps at most ``max_concurrency``
+    messages received and unfinished; the rest wait in the broker (on
+    RabbitMQ: a prefetch limit, each message acknowledged when a worker takes
+    it, or after processing in at-least-once mode). False restores
+    oslo.messaging's delivery: every message is taken as it arrives (on
+    RabbitMQ acknowledged on receipt, no prefetch limit unless
+    ``rabbit_qos_prefetch_count`` sets one) and waits in the server's memory,
+    so a burst grows it without limit and a crash loses all of it.
     """
     return RPCServer(
         transport,
@@ -326,4 +352,5 @@ def get_rpc_server(
         access_policy=access_policy,
         max_concurrency=max_concurrency,
         ping_enabled=ping_enabled,
+        bounded_backlog=bounded_backlog,
     )

@@ -6,6 +6,7 @@ Drivers are found through the ``aionova.rpc.drivers`` entry-point group
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Iterable
 from functools import cache
@@ -16,7 +17,7 @@ import msgspec
 from aionova.rpc._replies import ReplyWaiters
 from aionova.rpc._target import Target
 from aionova.rpc.driver import Driver, DriverFactory
-from aionova.rpc.errors import InvalidTarget, MessagingException
+from aionova.rpc.errors import InvalidTarget, MessagingException, MessagingTimeout
 
 if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
@@ -179,6 +180,29 @@ class Transport:
             self._calls_received += 1
         else:
             self._casts_received += 1
+
+    async def _reply_address_within(self, timeout: float | None) -> tuple[str, float | None]:
+        """The reply address (created on first use, maybe connecting) and the time left.
+
+        A call's timeout bounds everything it waits for: a broker that accepts
+        the connection and never answers costs ``MessagingTimeout`` in time.
+        """
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        scope = asyncio.timeout(timeout)
+        try:
+            async with scope:
+                address = await self._replies.address()
+        except TimeoutError:
+            if not scope.expired():
+                raise
+            raise MessagingTimeout(
+                f"Timed out within the call's {timeout}s while setting up the reply queue "
+                "(broker unreachable?)"
+            ) from None
+        if timeout is None:
+            return address, None
+        return address, max(timeout - (loop.time() - started), 0.0)
 
     async def close(self) -> None:
         if self._closed:

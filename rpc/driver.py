@@ -42,7 +42,16 @@ Contract (every driver MUST):
   do not raise; they hand the work off.
 * Call ``Delivery.done()``'s coroutine exactly once per delivery handed out
   (the server does this after processing); drivers that acknowledge on receipt
-  may return None from it.
+  may return None from it. A delivery whose processing was cancelled (a server
+  aborted, as in a crash) is never done.
+* Bound the work in flight when ``listen`` is given a ``window``: hand
+  ``on_message`` at most ``window`` deliveries that are not yet done; the
+  others wait in the broker's queue (unacknowledged) until one is done, so a
+  burst grows no listener's memory and a crash loses no more than the window.
+  An at-most-once driver acknowledges a windowed delivery when it hands it
+  over, an at-least-once driver in ``done()`` (then a crash loses nothing:
+  the broker delivers it again). ``window`` None is oslo.messaging's
+  delivery: everything is handed over as it arrives.
 * ``Listener.stop()``: ``on_message`` is not called again once it returns;
   ``Listener.close()`` also releases what the subscription declared for itself
   (its fanout queue). ``Driver.close()`` closes connections and cancels every
@@ -142,8 +151,14 @@ class Driver(Protocol):
         first caller's handler is the one used.
         """
 
-    async def listen(self, target: Target, on_message: MessageHandler) -> Listener:
-        """Subscribe to the three queues of a server target (see the contract)."""
+    async def listen(
+        self, target: Target, on_message: MessageHandler, *, window: int | None = None
+    ) -> Listener:
+        """Subscribe to the three queues of a server target (see the contract).
+
+        ``window``: at most that many deliveries handed over and not yet done
+        (``RPCServer`` passes its ``max_concurrency``); None: no limit.
+        """
 
     async def close(self) -> None:
         """Close connections and cancel every task the driver owns."""

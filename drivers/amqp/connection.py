@@ -7,8 +7,10 @@ the task reconnects, trying the URL's hosts in turn and waiting 1, 3, 5 … up
 to 30 s between attempts (oslo.messaging's defaults), then runs every
 registered *setup* (a listener redeclaring its queues and consuming again).
 Users wait with ``get()``, which returns the open connection or raises
-``TransportError`` when the next connection attempt fails, so a caller's
+``ConnectionLost`` when the next connection attempt fails, so a caller's
 retry budget counts connection attempts, as oslo.messaging's ``retry`` does.
+An attempt that fails for another reason (a certificate file that is missing)
+raises a plain ``TransportError`` at once, which nobody retries.
 """
 
 from __future__ import annotations
@@ -24,7 +26,13 @@ from collections.abc import Awaitable, Callable
 
 import aio_pika
 from aio_pika.abc import AbstractConnection
-from aionova.drivers.amqp.errors import LIBRARY_ERRORS, is_library_cancellation, map_exception
+from aionova.drivers.amqp.errors import (
+    LIBRARY_ERRORS,
+    ConnectionLost,
+    is_connection_error,
+    is_library_cancellation,
+    map_exception,
+)
 from aionova.drivers.amqp.settings import AmqpSettings, Host
 from aionova.rpc.errors import TransportError
 from yarl import URL
@@ -69,6 +77,7 @@ class Connector:
         self._setups: list[Setup] = []
         self._setup_lock = asyncio.Lock()
         self._closed = False
+        self._fatal: BaseException | None = None  # the last attempt's non-connection error
         self.connects = 0  # successful connections so far (observable by tests)
 
     @property
@@ -90,6 +99,8 @@ class Connector:
         conn = self._connection
         if conn is not None and self._ready.is_set() and not conn.is_closed:
             return conn
+        if self._fatal is not None:  # no need to wait for the next attempt to fail alike
+            raise self._failure(self._fatal) from self._fatal
         if self._outcome is None or self._outcome.done():
             self._outcome = asyncio.get_running_loop().create_future()
         bound = self._settings.connect_timeout * len(self._hosts) + self._settings.interval_max + 1
@@ -99,11 +110,16 @@ class Connector:
         except TimeoutError:
             error = TimeoutError(f"no connection within {bound:.0f}s")
         if error is not None:
-            raise map_exception(error, f"connecting to {self._describe_hosts()}") from error
+            raise self._failure(error) from error
         conn = self._connection
         if conn is None or conn.is_closed:
-            raise TransportError("AMQP connection lost while connecting")
+            raise ConnectionLost("AMQP connection lost while connecting")
         return conn
+
+    def _failure(self, error: BaseException) -> TransportError:
+        """``ConnectionLost`` (retried by publishers) or, for a settings error, a TransportError."""
+        mapped = map_exception(error, f"connecting to {self._describe_hosts()}")
+        return mapped if isinstance(mapped, TransportError) else TransportError(str(mapped))
 
     async def add_setup(self, setup: Setup) -> None:
         """Run ``setup`` on the open connection now, and again after every reconnect.
@@ -134,14 +150,17 @@ class Connector:
         host = self._hosts[self._next_host % len(self._hosts)]
         self._next_host += 1
         settings = self._settings
+        ssl_context = settings.ssl_context()  # a missing certificate is no connection failure
         try:
             async with asyncio.timeout(settings.connect_timeout):
                 return await aio_pika.connect(
                     broker_url(settings, host),
-                    ssl_context=settings.ssl_context(),
+                    ssl_context=ssl_context,
                     timeout=settings.connect_timeout,
                     client_properties={"connection_name": connection_name()},
                 )
+        except TimeoutError:
+            raise TimeoutError(f"no answer within {settings.connect_timeout}s") from None
         except asyncio.CancelledError as exc:
             if not is_library_cancellation(exc):
                 raise
@@ -167,7 +186,18 @@ class Connector:
             attempt += 1
             try:
                 conn = await self._open()
-            except LIBRARY_ERRORS as exc:
+            except Exception as exc:
+                if not is_connection_error(exc):
+                    # Settings the broker never saw (a missing certificate file …):
+                    # every caller gets it at once; tried again after the back-off.
+                    LOG.error(
+                        "AMQP %s: cannot connect: %s: %s", self._role, type(exc).__name__, exc
+                    )
+                    self._fatal = exc
+                    self._settle(exc)
+                    await asyncio.sleep(self._settings.backoff(attempt))
+                    self._fatal = None
+                    continue
                 untried -= 1
                 if untried > 0:  # one attempt is one round over the hosts
                     LOG.warning(

@@ -104,14 +104,22 @@ class AmqpDriver:
         async with self._reply_lock:
             if self._reply_listener is None:
                 spec = naming.reply_queue(self.settings)
+                # The queue is this driver's alone: close() deletes it (x-expires is
+                # only the safety net for a process that dies without closing).
                 listener = AmqpListener(
-                    self._sub_conn, self.settings, (spec,), lambda d: on_reply(d.body)
+                    self._sub_conn,
+                    self.settings,
+                    (spec,),
+                    lambda d: on_reply(d.body),
+                    transient=(spec,),
                 )
                 await listener.start()
                 self._reply_listener = listener
             return self._reply_listener.queue_names[0]
 
-    async def listen(self, target: Target, on_message: MessageHandler) -> AmqpListener:
+    async def listen(
+        self, target: Target, on_message: MessageHandler, *, window: int | None = None
+    ) -> AmqpListener:
         self._check_open()
         if not target.topic or not target.server:
             raise InvalidTarget("A server target needs a topic and a server", target)
@@ -123,6 +131,7 @@ class AmqpDriver:
             on_message,
             transient=(queues[2],),
             ack_late=self.settings.at_least_once,
+            window=window,
         )
         await listener.start()
         self._listeners.add(listener)

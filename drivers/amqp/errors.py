@@ -1,28 +1,94 @@
 """The one place aio-pika/aiormq exceptions become ``aionova.rpc`` errors.
 
-Everything the AMQP libraries (or the socket under them) raise is either a
-returned mandatory message (``MessageUndeliverable``) or a transport failure
-(``TransportError``); the original is chained with ``from``.
+What the AMQP libraries (or the socket under them) raise when the connection
+or a channel fails is either a returned mandatory message
+(``MessageUndeliverable``) or a transport failure (``ConnectionLost``, a
+``TransportError``); the original is chained with ``from``. Only those are
+retried after reconnecting. Anything else (a ``TypeError``, a plain
+``RuntimeError`` from a bug, a ``FileNotFoundError`` for a missing
+certificate) is not a connection failure, and retrying it would loop forever
+under ``retry=None``: it surfaces at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Protocol
 
 import aiormq.exceptions as amqp_exc
 from aionova.rpc.errors import MessageUndeliverable, MessagingException, TransportError
 
-#: Exceptions that mean "the connection or channel failed": retry after reconnecting.
+
+class ConnectionLost(TransportError):
+    """The connection or a channel failed; reconnecting and trying again may succeed."""
+
+
+#: The connection-level errors: retried after reconnecting (the retry list).
+#: aiormq raises its own ``AMQPError`` family when the broker closes the
+#: connection or a channel, and wraps the socket errors of connecting and
+#: reading as ``AMQPConnectionError`` (a ``ConnectionError``); errors of the
+#: socket's writes reach pending operations unwrapped (``ConnectionResetError``,
+#: ``BrokenPipeError``); ``TimeoutError`` is a bounded wait on the broker that
+#: expired (aiormq's ``timeout=``, ours around connecting and declaring).
 LIBRARY_ERRORS: tuple[type[BaseException], ...] = (
     amqp_exc.AMQPError,
-    amqp_exc.ChannelInvalidStateError,
+    amqp_exc.ChannelInvalidStateError,  # a RuntimeError: an operation on a closed channel
     ConnectionError,
-    OSError,
     TimeoutError,
-    RuntimeError,  # aio-pika: "Connection was not opened", closed channel
+    ConnectionLost,  # ours, from the conditions below
 )
+
+#: Socket errors without a ``ConnectionError`` class of their own (a write on
+#: a route that went away): connection-level too.
+_NETWORK_ERRNOS = frozenset(
+    {
+        errno.ENETDOWN,
+        errno.ENETUNREACH,
+        errno.ENETRESET,
+        errno.EHOSTDOWN,
+        errno.EHOSTUNREACH,
+        errno.ENOTCONN,
+        errno.ESHUTDOWN,
+    }
+)
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """Whether ``exc`` means "the connection or channel failed" (retry after reconnecting)."""
+    if isinstance(exc, LIBRARY_ERRORS):
+        return not isinstance(exc, amqp_exc.PublishError)  # returned: the connection is fine
+    if isinstance(exc, OSError) and exc.errno in _NETWORK_ERRNOS:
+        return True
+    return is_library_cancellation(exc)
+
+
+class _Closable(Protocol):
+    @property
+    def is_closed(self) -> bool: ...
+
+
+@contextmanager
+def lost_if_closed(*parts: _Closable) -> Iterator[None]:
+    """Map the plain ``RuntimeError`` of a connection or channel that just closed.
+
+    aio-pika refuses a channel on a closed connection with ``RuntimeError(
+    "Connection was not opened")`` (or, for one whose connection closed under
+    it, ``"Can't initialize closed channel"``), aiormq with
+    ``RuntimeError("<Connection> closed")``. Such a RuntimeError means
+    "connection lost" only while one of ``parts`` is indeed closed; any other
+    RuntimeError is a bug and propagates.
+    """
+    try:
+        yield
+    except RuntimeError as exc:
+        if isinstance(exc, amqp_exc.ChannelInvalidStateError):
+            raise
+        if not any(part.is_closed for part in parts):
+            raise
+        raise ConnectionLost(f"the connection or channel closed: {exc}") from exc
 
 
 def being_cancelled() -> bool:
@@ -43,14 +109,19 @@ def is_library_cancellation(exc: BaseException) -> bool:
 
 
 def map_exception(exc: BaseException, what: str = "AMQP operation") -> MessagingException:
-    """The ``aionova.rpc`` error for a library exception (``MessagingException`` passes through)."""
+    """The ``aionova.rpc`` error for a library exception (``MessagingException`` passes through).
+
+    Connection-level errors become ``ConnectionLost``; anything else a
+    ``TransportError``, which is not retried.
+    """
     if isinstance(exc, MessagingException):
         return exc
     if isinstance(exc, asyncio.CancelledError):
-        return TransportError(f"{what} failed: the connection was dropped (missed heartbeats?)")
+        return ConnectionLost(f"{what} failed: the connection was dropped (missed heartbeats?)")
     if isinstance(exc, amqp_exc.PublishError):
         return MessageUndeliverable(f"{what}: the broker returned the message (no queue bound)")
-    return TransportError(f"{what} failed: {type(exc).__name__}: {exc}")
+    kind = ConnectionLost if is_connection_error(exc) else TransportError
+    return kind(f"{what} failed: {type(exc).__name__}: {exc}")
 
 
 def is_returned(exc: BaseException) -> bool:
@@ -89,9 +160,8 @@ def translated(what: str = "AMQP operation") -> Iterator[None]:
     """Re-raise library exceptions as ``aionova.rpc`` errors, chaining the original."""
     try:
         yield
-    except LIBRARY_ERRORS as exc:
-        raise map_exception(exc, what) from exc
-    except asyncio.CancelledError as exc:
-        if not is_library_cancellation(exc):
-            raise
+    except (Exception, asyncio.CancelledError) as exc:
+        ours = isinstance(exc, MessagingException)
+        if ours or not (is_connection_error(exc) or is_returned(exc)):
+            raise  # ours already, a bug, or someone cancelling us
         raise map_exception(exc, what) from exc

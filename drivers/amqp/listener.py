@@ -9,38 +9,16 @@ from collections.abc import Awaitable
 
 from aio_pika.abc import AbstractChannel, AbstractConnection
 from aionova.drivers.amqp.connection import Connector
-from aionova.drivers.amqp.errors import LIBRARY_ERRORS, translated
+from aionova.drivers.amqp.errors import LIBRARY_ERRORS, being_cancelled, lost_if_closed, translated
 from aionova.drivers.amqp.messages import BadMessage, body_of
 from aionova.drivers.amqp.naming import QueueSpec
 from aionova.drivers.amqp.settings import AmqpSettings
 from aionova.drivers.amqp.topology import Declarer
+from aionova.drivers.amqp.window import Window, settle
 from aionova.rpc.driver import MessageHandler
 from aiormq.abc import DeliveredMessage
 
 LOG = logging.getLogger(__name__)
-
-
-async def _settle(message: DeliveredMessage, ack: bool) -> None:
-    tag = message.delivery_tag
-    if tag is None:
-        return
-    try:
-        if ack:
-            await message.channel.basic_ack(tag, wait=False)
-        else:
-            await message.channel.basic_reject(tag, requeue=False)
-    except LIBRARY_ERRORS as exc:  # the broker redelivers an unacked message
-        LOG.warning("AMQP ack/reject failed: %s", exc)
-
-
-async def _requeue(message: DeliveredMessage) -> None:
-    tag = message.delivery_tag
-    if tag is None:
-        return
-    try:
-        await message.channel.basic_reject(tag, requeue=True)
-    except LIBRARY_ERRORS as exc:  # the broker redelivers an unacked message anyway
-        LOG.warning("AMQP requeue failed: %s", exc)
 
 
 async def _close_quietly(channel: AbstractChannel, timeout: float) -> None:
@@ -63,12 +41,12 @@ class AmqpDelivery:
 
     def done(self) -> Awaitable[None] | None:
         message, self._message = self._message, None
-        return None if message is None else _settle(message, ack=True)
+        return None if message is None else settle(message, ack=True)
 
     def requeue(self) -> Awaitable[None] | None:
         """Give the message back to its queue (late acks only; instead of ``done()``)."""
         message, self._message = self._message, None
-        return None if message is None else _requeue(message)
+        return None if message is None else settle(message, ack=False, requeue=True)
 
 
 def accept(message: DeliveredMessage, settings: AmqpSettings) -> bytes | None:
@@ -99,6 +77,7 @@ class AmqpListener:
         *,
         transient: tuple[QueueSpec, ...] = (),
         ack_late: bool = False,
+        window: int | None = None,
     ) -> None:
         self._connector = connector
         self._settings = settings
@@ -106,9 +85,13 @@ class AmqpListener:
         self._transient = transient  # deleted on close (the private fanout queue)
         self._on_message = on_message
         self._ack_late = ack_late  # at-least-once: ack in Delivery.done()
+        self._window = (
+            None if window is None else Window(window, on_message, ack_on_hand_over=not ack_late)
+        )
+        self._prefetch = prefetch_for(settings, window, ack_late)
         # Ack on receipt without a prefetch limit is what no_ack does, minus a frame
         # per message; with a prefetch limit (or late acks) the acks are explicit.
-        self._auto_ack = not ack_late and settings.prefetch == 0
+        self._auto_ack = not ack_late and self._prefetch == 0
         self._channel: AbstractChannel | None = None
         self._consumer_tags: list[str | None] = []
         self._stopped = False
@@ -124,29 +107,35 @@ class AmqpListener:
             await self._connector.add_setup(self._setup)
 
     async def _open_channel(self, conn: AbstractConnection) -> AbstractChannel:
-        channel = await conn.channel(publisher_confirms=False)
-        if self._settings.prefetch > 0:
-            await channel.set_qos(prefetch_count=self._settings.prefetch)
+        with lost_if_closed(conn):
+            channel = await conn.channel(publisher_confirms=False)
+        if self._prefetch > 0:
+            await channel.set_qos(prefetch_count=self._prefetch)
         return channel
 
     async def _setup(self, conn: AbstractConnection) -> None:
         if self._stopped:
             return
+        if self._window is not None:  # waiting on a dead channel: the broker has them again
+            self._window.take_waiting()
         # Declare everything before consuming: the durable fallback replaces the
         # channel (a 406 closes it), which would drop consumers already started.
         declarer = Declarer(await self._open_channel(conn), lambda: self._open_channel(conn))
         try:
             for spec in self._queues:
                 await declarer.queue(spec)
+            channel = declarer.channel
+            raw = await channel.get_underlay_channel()
+            tags = []
+            for spec in self._queues:
+                ok = await raw.basic_consume(spec.name, self._on_delivery, no_ack=self._auto_ack)
+                tags.append(ok.consumer_tag)
         except BaseException:
-            await _close_quietly(declarer.channel, self._settings.connect_timeout)
+            # Leave no channel behind; but a caller being cancelled (its call timed
+            # out) does not wait for that: the channel then goes with its connection.
+            if not being_cancelled():
+                await _close_quietly(declarer.channel, self._settings.connect_timeout)
             raise
-        channel = declarer.channel
-        raw = await channel.get_underlay_channel()
-        tags = []
-        for spec in self._queues:
-            ok = await raw.basic_consume(spec.name, self._on_delivery, no_ack=self._auto_ack)
-            tags.append(ok.consumer_tag)
         self._channel, self._consumer_tags = channel, tags
 
     async def _on_delivery(self, message: DeliveredMessage) -> None:
@@ -158,11 +147,14 @@ class AmqpListener:
                     await message.channel.basic_reject(message.delivery_tag, requeue=True)
             return
         body = accept(message, self._settings)
+        if body is not None and self._window is not None:
+            self._window.offer(body, message)
+            return
         late = self._ack_late
         if body is not None:
             self._on_message(AmqpDelivery(body, message if late else None))
         if not self._auto_ack and not (late and body is not None):
-            await _settle(message, ack=body is not None)
+            await settle(message, ack=body is not None)
 
     async def stop(self) -> None:
         """Stop consuming: the channel's consumers are cancelled by closing it later."""
@@ -171,14 +163,17 @@ class AmqpListener:
         self._stopped = True
         self._connector.remove_setup(self._setup)
         channel = self._channel
-        if channel is None or channel.is_closed:
-            return
-        with contextlib.suppress(*LIBRARY_ERRORS):
-            async with asyncio.timeout(self._settings.connect_timeout):
-                underlay = await channel.get_underlay_channel()
-                for tag in self._consumer_tags:
-                    if tag is not None:
-                        await underlay.basic_cancel(tag)
+        if channel is not None and not channel.is_closed:
+            with contextlib.suppress(*LIBRARY_ERRORS):
+                async with asyncio.timeout(self._settings.connect_timeout):
+                    underlay = await channel.get_underlay_channel()
+                    for tag in self._consumer_tags:
+                        if tag is not None:
+                            await underlay.basic_cancel(tag)
+        if self._window is not None:  # not handed over: back to the queue, for others
+            for message in await self._window.close():
+                if not message.channel.is_closed:
+                    await settle(message, ack=False, requeue=True)
 
     async def close(self) -> None:
         """Stop, delete the private fanout queue, close the channel (all bounded)."""
@@ -194,3 +189,16 @@ class AmqpListener:
                 for spec in self._transient:
                     await channel.queue_delete(spec.name)
                 await channel.close()
+
+
+def prefetch_for(settings: AmqpSettings, window: int | None, ack_late: bool) -> int:
+    """The channel's prefetch count: ``rabbit_qos_prefetch_count`` when set, else the window's.
+
+    With a window of N a listener holds at most N messages waiting beyond those
+    handed over: at-most-once acknowledges on hand-over, so the prefetch counts
+    the waiting ones (N); at-least-once acknowledges when done, so it counts
+    both (2N). Without a window and option: 0, no limit (oslo.messaging's default).
+    """
+    if settings.prefetch > 0 or window is None:
+        return settings.prefetch
+    return 2 * window if ack_late else window

@@ -26,26 +26,17 @@ from aionova.drivers.amqp import naming
 from aionova.drivers.amqp.connection import Connector
 from aionova.drivers.amqp.errors import (
     LIBRARY_ERRORS,
-    DeclarationConflict,
-    being_cancelled,
-    map_exception,
 )
 from aionova.drivers.amqp.messages import properties
 from aionova.drivers.amqp.naming import QueueSpec
-from aionova.drivers.amqp.publisher import Publisher, attempts_for
+from aionova.drivers.amqp.publisher import Publisher
+from aionova.drivers.amqp.retrying import with_retries
 from aionova.drivers.amqp.settings import AmqpSettings
 from aionova.drivers.amqp.topology import Declarer
 from aionova.rpc._target import Target
-from aionova.rpc.errors import MessageDeliveryFailure, TransportError
 
 LOG = logging.getLogger(__name__)
 _SPEC_CACHE = 1024  # (exchange, routing key) pairs whose queue specs are kept
-
-_RETRIED: tuple[type[BaseException], ...] = (
-    *LIBRARY_ERRORS,
-    TransportError,
-    asyncio.CancelledError,
-)
 
 
 def notification_queue(
@@ -113,26 +104,13 @@ class NotificationSender:
 
     async def _ensure(self, spec: QueueSpec, retry: int | None) -> None:
         """Declare ``spec`` unless done on this connection; ``retry`` as for publishing."""
-        attempts = attempts_for(retry)
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                await self._declare(spec)
-                return
-            except DeclarationConflict as exc:
-                raise MessageDeliveryFailure(f"declaring notification queue: {exc}") from exc
-            except _RETRIED as exc:
-                if being_cancelled():
-                    raise asyncio.CancelledError from exc
-                error = map_exception(exc, f"declaring notification queue {spec.name!r}")
-                if self._connector.closed or (attempts is not None and attempt >= attempts):
-                    raise MessageDeliveryFailure(
-                        f"gave up after {attempt} attempt(s): {error}"
-                    ) from exc
-                LOG.warning("AMQP notification queue attempt %d failed: %s", attempt, error)
-                if self._connector.is_connected:
-                    await asyncio.sleep(self._settings.retry_interval)
+        await with_retries(
+            self._connector,
+            self._settings,
+            f"declaring notification queue {spec.name!r}",
+            lambda: self._declare(spec),
+            retry,
+        )
 
     async def _declare(self, spec: QueueSpec) -> None:
         assert spec.exchange is not None

@@ -4,40 +4,34 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import logging
+import random
 
 from aio_pika.abc import AbstractChannel, AbstractConnection
 from aionova.drivers.amqp.connection import Connector
-from aionova.drivers.amqp.errors import (
-    LIBRARY_ERRORS,
-    DeclarationConflict,
-    being_cancelled,
-    is_returned,
-    map_exception,
-)
+from aionova.drivers.amqp.errors import LIBRARY_ERRORS, lost_if_closed
 from aionova.drivers.amqp.naming import ExchangeSpec
+from aionova.drivers.amqp.retrying import with_retries
 from aionova.drivers.amqp.settings import AmqpSettings
 from aionova.drivers.amqp.topology import Declarer
-from aionova.rpc.errors import MessageDeliveryFailure, MessageUndeliverable, TransportError
 from pamqp.commands import Basic
 
 LOG = logging.getLogger(__name__)
 
 
-#: Ours (re-raised, whatever the library turned it into), the library's, and
-#: aiormq's ``CancelledError`` for a connection it dropped.
-_RETRIED: tuple[type[BaseException], ...] = (
-    *LIBRARY_ERRORS,
-    TransportError,
-    asyncio.CancelledError,
-)
+def stamped(props: Basic.Properties) -> Basic.Properties:
+    """A copy of ``props`` with a message id of its own.
 
-
-def attempts_for(retry: int | None) -> int | None:
-    """``retry`` → number of attempts: None/-1 forever (None), 0 → 1, N → N+1."""
-    if retry is None or retry < 0:
-        return None
-    return retry + 1
+    aiormq matches a returned mandatory message to its publish by message id,
+    and writes a fresh id into the properties object it is given when it has
+    none. A properties object shared by several publishes would carry the first
+    one's id into all of them: returns would then settle the wrong publish. So
+    every publish attempt gets its own copy and its own id.
+    """
+    fresh = copy.copy(props)
+    fresh.message_id = f"{random.getrandbits(128):032x}"
+    return fresh
 
 
 class Publisher:
@@ -58,9 +52,10 @@ class Publisher:
         return None
 
     async def _open_channel(self, conn: AbstractConnection) -> AbstractChannel:
-        channel = conn.channel(publisher_confirms=True, on_return_raises=True)
-        async with asyncio.timeout(self._settings.connect_timeout):
-            await channel.initialize()
+        with lost_if_closed(conn):
+            channel = conn.channel(publisher_confirms=True, on_return_raises=True)
+            async with asyncio.timeout(self._settings.connect_timeout):
+                await channel.initialize()
         return channel
 
     async def _get_channel(self, exchange: ExchangeSpec) -> AbstractChannel:
@@ -98,7 +93,7 @@ class Publisher:
             body,
             exchange=exchange.name,
             routing_key=routing_key,
-            properties=props,
+            properties=stamped(props),
             mandatory=mandatory,
             timeout=self._settings.connect_timeout,
         )
@@ -118,35 +113,13 @@ class Publisher:
         Raises ``MessageUndeliverable`` when a mandatory message is returned
         (not retried) and ``MessageDeliveryFailure`` after ``retry`` is spent.
         """
-        attempts = attempts_for(retry)
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                await self._publish_once(exchange, routing_key, body, props, mandatory)
-                return
-            except DeclarationConflict as exc:  # retrying cannot help
-                raise MessageDeliveryFailure(
-                    f"publishing to {exchange.name!r}/{routing_key!r}: {exc}"
-                ) from exc
-            except _RETRIED as exc:
-                # Ours (re-raised, whatever the library turned it into), or aiormq's
-                # for a connection it dropped (retried).
-                if being_cancelled():
-                    raise asyncio.CancelledError from exc
-                if is_returned(exc):
-                    raise MessageUndeliverable(
-                        f"no queue bound to {routing_key!r} on exchange {exchange.name!r}"
-                    ) from exc
-                error = map_exception(exc, f"publishing to {exchange.name!r}/{routing_key!r}")
-                if self._connector.closed or (attempts is not None and attempt >= attempts):
-                    raise MessageDeliveryFailure(
-                        f"gave up after {attempt} attempt(s): {error}"
-                    ) from exc
-                LOG.warning("AMQP publish attempt %d failed: %s", attempt, error)
-                if self._connector.is_connected:
-                    # A channel-level failure (the connection is fine): pace the retries.
-                    await asyncio.sleep(self._settings.retry_interval)
+        await with_retries(
+            self._connector,
+            self._settings,
+            f"publishing to {exchange.name!r}/{routing_key!r}",
+            lambda: self._publish_once(exchange, routing_key, body, props, mandatory),
+            retry,
+        )
 
     async def close(self) -> None:
         channel, self._channel = self._channel, None

@@ -61,6 +61,7 @@ class ReplySender:
                     )
                 return
             except MessageUndeliverable:
+                LOG.debug("AMQP: reply to %s returned (no such queue); publishing again", reply_to)
                 if time.monotonic() >= deadline:
                     break
                 await asyncio.sleep(RETURNED_RETRY_INTERVAL)

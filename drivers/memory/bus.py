@@ -6,7 +6,9 @@ bound queue. A queue with consumers hands each message to one of them in turn;
 a queue without consumers keeps messages (until their time to live); a message
 routed to no queue is dropped. Delivery is event-driven: the consumer's
 callback runs as the message is routed (callbacks only hand work off, as the
-driver contract requires).
+driver contract requires). A consumer with a *window* is handed at most that
+many messages not yet settled; the others wait in their queue, and settling
+one hands over the next, as a broker's prefetch limit does.
 """
 
 from __future__ import annotations
@@ -39,13 +41,18 @@ class BusStatistics(msgspec.Struct, frozen=True):
 
 
 class Consumer:
-    """One subscriber; several queues may feed it."""
+    """One subscriber; several queues may feed it. ``window`` None: no limit."""
 
-    __slots__ = ("active", "handler")
+    __slots__ = ("active", "handler", "outstanding", "queues", "turn", "waiting", "window")
 
-    def __init__(self, handler: Handler) -> None:
+    def __init__(self, handler: Handler, window: int | None = None) -> None:
         self.handler = handler
         self.active = True
+        self.window = window
+        self.outstanding = 0  # handed over, not yet settled
+        self.queues: list[Queue] = []
+        self.turn = 0  # which of its queues refills it first, in turn
+        self.waiting = False  # messages wait in its queues for its room
 
 
 class Queue:
@@ -57,9 +64,15 @@ class Queue:
         self.consumers: list[Consumer] = []
         self.next = 0
 
-    def pick(self) -> Consumer:
-        self.next = (self.next + 1) % len(self.consumers)
-        return self.consumers[self.next]
+    def pick(self) -> Consumer | None:
+        """The next consumer in turn that has room, or None."""
+        consumers = self.consumers
+        for _ in range(len(consumers)):
+            self.next = (self.next + 1) % len(consumers)
+            consumer = consumers[self.next]
+            if consumer.window is None or consumer.outstanding < consumer.window:
+                return consumer
+        return None
 
 
 class Bus:
@@ -95,25 +108,52 @@ class Bus:
 
     def delete(self, queue: str) -> None:
         """Remove a queue, its bindings and its pending messages."""
-        self._queues.pop(queue, None)
+        q = self._queues.pop(queue, None)
         for queues in self._bound_in.pop(queue, ()):
             queues.discard(queue)
+        if q is not None:
+            for consumer in q.consumers:
+                consumer.queues.remove(q)
 
     def consume(self, queue: str, consumer: Consumer) -> None:
         q = self._queues[queue]
         q.consumers.append(consumer)
-        now = time.monotonic()
-        while q.pending:
-            body, deadline = q.pending.popleft()
-            if deadline is not None and now > deadline:
-                self.expired += 1
-            else:
-                self._hand_over(q, body)
+        consumer.queues.append(q)
+        self._drain(q)
 
     def cancel(self, queue: str, consumer: Consumer) -> None:
         q = self._queues.get(queue)
         if q is not None and consumer in q.consumers:
             q.consumers.remove(consumer)
+            consumer.queues.remove(q)
+
+    def _drain(self, queue: Queue) -> None:
+        """Hand pending messages to consumers with room, oldest first."""
+        while queue.pending:
+            consumer = queue.pick()
+            if consumer is None:  # all full: settling makes room
+                for full in queue.consumers:
+                    full.waiting = True
+                return
+            body = self._pop(queue)
+            if body is None:
+                return
+            self._hand_over(consumer, body)
+
+    def _pop(self, queue: Queue) -> bytes | None:
+        """The oldest pending body still within its time to live (expired ones go)."""
+        pending = queue.pending
+        now = None
+        while pending:
+            body, deadline = pending.popleft()
+            if deadline is None:
+                return body
+            if now is None:
+                now = time.monotonic()
+            if now <= deadline:
+                return body
+            self.expired += 1
+        return None
 
     # -- messages ----------------------------------------------------------
 
@@ -149,19 +189,52 @@ class Bus:
         return True
 
     def _enqueue(self, queue: Queue, body: bytes, ttl: float | None) -> None:
-        if queue.consumers:
-            self._hand_over(queue, body)
-        else:  # only a waiting message can outlive its time to live
-            queue.pending.append((body, None if ttl is None else time.monotonic() + ttl))
+        if queue.consumers and not queue.pending:
+            consumer = queue.pick()
+            if consumer is not None:
+                self._hand_over(consumer, body)
+                return
+        # No consumer, or none with room: only a waiting message can outlive its TTL.
+        queue.pending.append((body, None if ttl is None else time.monotonic() + ttl))
+        for consumer in queue.consumers:
+            consumer.waiting = True
 
-    def _hand_over(self, queue: Queue, body: bytes) -> None:
+    def _hand_over(self, consumer: Consumer, body: bytes) -> None:
         self._unsettled += 1
         self.delivered += 1
-        _call(queue.pick().handler, MemoryDelivery(body, self))
+        consumer.outstanding += 1
+        _call(consumer.handler, MemoryDelivery(body, self, consumer))
 
-    def settle(self) -> None:
+    def settle(self, consumer: Consumer) -> None:
+        """A delivery was processed: the consumer has room for the next one waiting."""
         self._unsettled -= 1
+        consumer.outstanding -= 1
+        if consumer.waiting and consumer.active:
+            self._refill(consumer)
         self._check_idle()
+
+    def _refill(self, consumer: Consumer) -> None:
+        """Hand the consumer what waits in its queues while it has room.
+
+        Its queues take turns (the one after the last served is looked at
+        first), so a busy topic queue does not starve the server's own queue.
+        """
+        queues, window = consumer.queues, consumer.window
+        count = len(queues)
+        turn = consumer.turn
+        while window is None or consumer.outstanding < window:
+            for step in range(count):
+                queue = queues[(turn + step) % count]
+                if queue.pending:
+                    break
+            else:
+                consumer.waiting = False
+                return
+            turn = (turn + step + 1) % count
+            consumer.turn = turn
+            body = self._pop(queue)
+            if body is not None:
+                self._hand_over(consumer, body)
 
     def _check_idle(self) -> None:
         if self._unsettled == 0 and self._idle is not None:
@@ -215,13 +288,14 @@ def _call(handler: Handler, arg: Any) -> None:
 class MemoryDelivery:
     """A message handed to a consumer; ``done()`` settles it on the bus."""
 
-    __slots__ = ("_bus", "body")
+    __slots__ = ("_bus", "_consumer", "body")
 
-    def __init__(self, body: bytes, bus: Bus) -> None:
+    def __init__(self, body: bytes, bus: Bus, consumer: Consumer) -> None:
         self.body = body
-        self._bus = bus
+        self._bus: Bus | None = bus
+        self._consumer = consumer
 
     def done(self) -> None:
-        bus, self._bus = self._bus, None  # type: ignore[assignment]
+        bus, self._bus = self._bus, None
         if bus is not None:
-            bus.settle()
+            bus.settle(self._consumer)

@@ -86,14 +86,16 @@ class MemoryDriver:
             self.bus.add_replier(self._reply_name, on_reply)
         return self._reply_name
 
-    async def listen(self, target: Target, on_message: MessageHandler) -> MemoryListener:
+    async def listen(
+        self, target: Target, on_message: MessageHandler, *, window: int | None = None
+    ) -> MemoryListener:
         topic, server = target.topic or "", target.server or ""
         exchange = target.exchange or self.control_exchange
         fanout_queue = f"{topic}_fanout_{os.urandom(16).hex()}"
         self.bus.declare(topic, exchange, topic)
         self.bus.declare(f"{topic}.{server}", exchange, f"{topic}.{server}")
         self.bus.declare_fanout(fanout_queue, f"{topic}_fanout")
-        consumer = Consumer(on_message)
+        consumer = Consumer(on_message, window)
         queues = [topic, f"{topic}.{server}", fanout_queue]
         for queue in queues:
             self.bus.consume(queue, consumer)

@@ -13,7 +13,7 @@ from aionova.drivers.amqp.naming import (
     server_queues,
     shared_queue_arguments,
 )
-from aionova.drivers.amqp.publisher import attempts_for
+from aionova.drivers.amqp.retrying import attempts_for
 from aionova.drivers.amqp.settings import AmqpSettings, Host, parse_url
 from aionova.rpc._target import Target
 

@@ -44,8 +44,10 @@ class CountingDriver:
     async def reply_address(self, on_reply: ReplyHandler) -> str:
         return await self._inner.reply_address(on_reply)
 
-    async def listen(self, target: rpc.Target, on_message: MessageHandler) -> Listener:
-        return await self._inner.listen(target, on_message)
+    async def listen(
+        self, target: rpc.Target, on_message: MessageHandler, *, window: int | None = None
+    ) -> Listener:
+        return await self._inner.listen(target, on_message, window=window)
 
     async def close(self) -> None:
         await self._inner.close()

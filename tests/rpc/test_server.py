@@ -105,32 +105,69 @@ async def test_max_concurrency_bounds_dispatches(transport: rpc.Transport, topic
     assert peak == 3
 
 
+class Ordered:
+    """``note(n)`` records n; ``n == 0`` waits for the gate first."""
+
+    def __init__(self) -> None:
+        self.seen: list[int] = []
+        self.gate = asyncio.Event()
+
+    async def note(self, ctxt: Any, n: int) -> None:
+        if n == 0:
+            await self.gate.wait()
+        self.seen.append(n)
+
+
 async def test_backlog_is_served_in_order_and_drained_by_wait(
     transport: rpc.Transport, topic: str
 ) -> None:
-    """With one worker, casts queued behind a slow one run in arrival order."""
-    seen: list[int] = []
-    gate = asyncio.Event()
-
-    class Ordered:
-        async def note(self, ctxt: Any, n: int) -> None:
-            if n == 0:
-                await gate.wait()
-            seen.append(n)
-
+    """oslo's delivery: with one worker, casts taken behind a slow one run in order."""
+    endpoint = Ordered()
     server = rpc.get_rpc_server(
-        transport, rpc.Target(topic=topic, server="s"), [Ordered()], max_concurrency=1
+        transport,
+        rpc.Target(topic=topic, server="s"),
+        [endpoint],
+        max_concurrency=1,
+        bounded_backlog=False,
     )
     await server.start()
     client = rpc.RPCClient(transport, rpc.Target(topic=topic))
     for n in range(20):
         await client.cast(CTX, "note", n=n)
     await asyncio.sleep(0.05)
-    assert seen == []
+    assert endpoint.seen == [] and len(server._backlog) == 19
     await server.stop()
-    gate.set()
+    endpoint.gate.set()
     await server.wait(timeout=5)
-    assert seen == list(range(20))
+    assert endpoint.seen == list(range(20))
+
+
+async def test_a_bounded_backlog_leaves_the_rest_queued_in_order(
+    transport: rpc.Transport, topic: str
+) -> None:
+    """The default: the server takes one message per worker; the others wait in
+    the queue, where the next start finds them, still in order."""
+    endpoint = Ordered()
+    target = rpc.Target(topic=topic, server="s")
+    server = rpc.get_rpc_server(transport, target, [endpoint], max_concurrency=1)
+    await server.start()
+    client = rpc.RPCClient(transport, rpc.Target(topic=topic))
+    for n in range(20):
+        await client.cast(CTX, "note", n=n)
+    await asyncio.sleep(0.05)
+    assert endpoint.seen == [] and len(server._backlog) == 0
+    assert transport._driver.statistics().pending == {topic: 19}  # type: ignore[attr-defined]
+    await server.stop()
+    endpoint.gate.set()
+    await server.wait(timeout=5)
+    assert endpoint.seen == [0]
+    await server.start()
+    async with asyncio.timeout(5):
+        while len(endpoint.seen) < 20:
+            await asyncio.sleep(0.01)
+    await server.stop()
+    await server.wait(timeout=5)
+    assert endpoint.seen == list(range(20))
 
 
 class UnsettleableDelivery:

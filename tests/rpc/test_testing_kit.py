@@ -25,8 +25,10 @@ class FanoutBlindDriver(MemoryDriver):
 class ExchangeBlindDriver(MemoryDriver):
     """A broken driver: it listens on the control exchange, whatever the target says."""
 
-    async def listen(self, target: rpc.Target, on_message: MessageHandler) -> MemoryListener:
-        return await super().listen(target(exchange=None), on_message)
+    async def listen(
+        self, target: rpc.Target, on_message: MessageHandler, *, window: int | None = None
+    ) -> MemoryListener:
+        return await super().listen(target(exchange=None), on_message, window=window)
 
 
 def _bus() -> str:
