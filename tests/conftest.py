@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import os
 import socket
+import subprocess
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from urllib.parse import urlsplit
 
+import asyncpg
 import pytest
 
 from aionova import rpc
@@ -48,3 +53,105 @@ async def transport(bus_url: str) -> AsyncIterator[rpc.Transport]:
 @pytest.fixture
 def topic() -> str:
     return f"topic_{uuid.uuid4().hex[:8]}"
+
+
+# -- databases: SQLite files, or PostgreSQL schemas (AIONOVA_TEST_DATABASE=postgresql) --------
+ROOT = Path(__file__).resolve().parents[1]
+TEST_DATABASE = os.environ.get("AIONOVA_TEST_DATABASE", "sqlite").lower()
+if TEST_DATABASE not in ("sqlite", "postgresql"):
+    raise pytest.UsageError(f"AIONOVA_TEST_DATABASE={TEST_DATABASE}: sqlite or postgresql")
+
+
+def pg_env() -> dict[str, str]:
+    """The environment scripts/postgres.sh needs for this checkout's server."""
+    return {**os.environ, "AIONOVA_PG_PORT": os.environ.get("AIONOVA_PG_PORT", "55432")}
+
+
+def postgres_script(action: str, timeout: float = 300) -> str:
+    """Run ``scripts/postgres.sh ACTION`` (start installs and initialises as needed)."""
+    done = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "postgres.sh"), action],
+        env=pg_env(), capture_output=True, text=True, timeout=timeout,
+    )  # fmt: skip
+    if done.returncode != 0 and action != "status":
+        pytest.fail(f"scripts/postgres.sh {action} failed: {done.stderr or done.stdout}")
+    return done.stdout.strip()
+
+
+class PostgresSchemas:
+    """One schema per test database on the server of scripts/postgres.sh; all dropped at
+    the end of the session. Each URL names its schema (``?search_path=``)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.made: list[str] = []
+
+    def _run(self, sql: str) -> None:
+        async def run() -> None:
+            conn = await asyncpg.connect(self.url, timeout=10)
+            try:
+                await conn.execute(sql)
+            finally:
+                await conn.close()
+
+        # Callable from a running event loop too (a test's cloud factory): its own thread.
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, run()).result()
+
+    def new(self) -> str:
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        self._run(f"CREATE SCHEMA {name}")
+        self.made.append(name)
+        return f"{self.url}?search_path={name}"
+
+    def drop_all(self) -> None:
+        if self.made:
+            self._run("".join(f"DROP SCHEMA IF EXISTS {n} CASCADE;" for n in self.made))
+            self.made.clear()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """The PostgreSQL of scripts/postgres.sh, started if it is not running."""
+    if (
+        subprocess.run(
+            ["bash", str(ROOT / "scripts" / "postgres.sh"), "status"], env=pg_env(), timeout=30
+        ).returncode
+        != 0
+    ):
+        postgres_script("start")
+    return os.environ.get("AIONOVA_PG_URL") or postgres_script("url")
+
+
+@pytest.fixture(scope="session")
+def postgres_schemas(postgres_url: str) -> Iterator[PostgresSchemas]:
+    schemas = PostgresSchemas(postgres_url)
+    yield schemas
+    schemas.drop_all()
+
+
+class DatabaseFactory:
+    """New, empty databases for a test: files, or schemas when the session tests
+    PostgreSQL."""
+
+    def __init__(self, request: pytest.FixtureRequest) -> None:
+        self.request = request
+        self.backend = TEST_DATABASE
+
+    def url(self, directory: Path, name: str = "nova") -> str:
+        if self.backend == "postgresql":
+            schemas: PostgresSchemas = self.request.getfixturevalue("postgres_schemas")
+            return schemas.new()
+        return str(directory / f"{name}.sqlite")
+
+
+@pytest.fixture(scope="session")
+def databases(request: pytest.FixtureRequest) -> DatabaseFactory:
+    """``databases.url(tmp_path)``: a new database on the session's backend."""
+    return DatabaseFactory(request)
+
+
+@pytest.fixture
+def db_url(databases: DatabaseFactory, tmp_path: Path) -> str:
+    """A new, empty database on the session's backend."""
+    return databases.url(tmp_path)

@@ -6,16 +6,21 @@ catalog, migrations, recovery) and binds the objects it returns to this store.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 from aionova import exception
+from aionova.config import DatabaseOpts
 from aionova.context import RequestContext
 from aionova.db import actions, catalog, hosts, instances, migrations, recovery, requests
+from aionova.db.connection import engine_for
 from aionova.db.engine import Engine
-from aionova.db.sqlite import SQLiteEngine
+from aionova.db.errors import DBConnectionError
+from aionova.db.retrying import Retrying, RetryPolicy
 from aionova.objects import (
     ComputeNode,
     Flavor,
@@ -30,31 +35,46 @@ from aionova.objects import (
 )
 from aionova.objects.store import Ctx
 
+LOG = logging.getLogger(__name__)
 Obj = TypeVar("Obj", bound=NovaObject[Any])
 
 
-def engine_for(connection: str | Path) -> Engine:
-    """The engine of a ``[database] connection``: ``sqlite:///PATH`` or a bare path."""
-    text = str(connection)
-    if text.startswith("sqlite:///"):
-        return SQLiteEngine(text.removeprefix("sqlite:///"))
-    if "://" in text:
-        scheme = text.partition("://")[0]
-        raise exception.InvalidConfiguration(reason=f"unsupported database URL scheme {scheme!r}")
-    return SQLiteEngine(text)
-
-
 class Database:
-    """Shared by api, conductor and scheduler; objects it returns are bound to it."""
+    """Shared by api, conductor and scheduler; objects it returns are bound to it.
 
-    def __init__(self, connection: str | Path | Engine) -> None:
+    ``connection`` is a URL or path (see ``engine_for``) or an engine; ``opts`` the
+    ``[database]`` settings (pool size, retries). ``retrying()`` gives the services'
+    view of the same database: calls re-run over a lost connection (retrying.py).
+    """
+
+    def __init__(self, connection: str | Path | Engine, opts: DatabaseOpts | None = None) -> None:
+        self.opts = opts or DatabaseOpts()
         self.engine: Engine = (
-            engine_for(connection) if isinstance(connection, (str, Path)) else connection
+            engine_for(connection, self.opts) if isinstance(connection, (str, Path)) else connection
         )
 
+    def retrying(self, policy: RetryPolicy | None = None) -> Database:
+        """This database for a service: retryable failures re-run (same engine; open and
+        close stay with this object)."""
+        o = self.opts
+        policy = policy or RetryPolicy(
+            o.db_max_retries, o.db_retry_interval, o.db_max_retry_interval
+        )
+        return Database(Retrying(self.engine, policy), self.opts)
+
     async def open(self) -> Database:
-        await self.engine.open()
-        return self
+        """Connect (retrying ``max_retries`` times, oslo.db's startup rule) and migrate."""
+        attempt = 0
+        while True:
+            try:
+                await self.engine.open()
+                return self
+            except DBConnectionError as exc:
+                attempt += 1
+                if 0 <= self.opts.max_retries < attempt:
+                    raise
+                LOG.warning("cannot reach the database (attempt %d): %s", attempt, exc)
+                await asyncio.sleep(self.opts.retry_interval)
 
     async def close(self) -> None:
         await self.engine.close()

@@ -9,7 +9,7 @@ import pytest
 
 from aionova import exception
 from aionova.context import RequestContext
-from aionova.db import Database
+from aionova.db import Database, DBDuplicateEntry, DBError
 from aionova.db.schema import LATEST, MIGRATIONS
 from aionova.objects import ComputeNode, Flavor, Instance, RequestSpec, Service
 from aionova.states import task_states, vm_states
@@ -18,8 +18,8 @@ FLAVOR = Flavor(flavorid="1", name="tiny", memory_mb=512, vcpus=1, root_gb=1)
 
 
 @pytest.fixture
-async def db(tmp_path):
-    async with Database(tmp_path / "t.sqlite") as database:
+async def db(db_url):
+    async with Database(db_url) as database:
         yield database
 
 
@@ -29,9 +29,9 @@ async def _instance(db: Database, task: str | None = task_states.SCHEDULING) -> 
     )
 
 
-async def test_schema_is_migrated_once(tmp_path) -> None:
+async def test_schema_is_migrated_once(db_url) -> None:
     for _ in range(2):
-        async with Database(tmp_path / "m.sqlite") as db:
+        async with Database(db_url) as db:
             rows = await db.engine.fetch("SELECT version FROM schema_version")
             assert [r[0] for r in rows] == list(range(1, LATEST + 1))
 
@@ -130,7 +130,7 @@ async def test_concurrent_calls_share_a_batch_and_a_failing_one_undoes_only_itse
         db.instance_update(None, "u1", {"display_name": "renamed"}),
         return_exceptions=True,
     )
-    assert isinstance(results[0], sqlite3.IntegrityError)
+    assert isinstance(results[0], DBDuplicateEntry)
     assert [a.action for a in await db.actions_get(ctxt, "u2")] == ["create"]
     assert (await db.request_spec_get(ctxt, "u2")).instance_uuid == "u2"
     assert (await db.instance_get(None, "u1")).display_name == "renamed"
@@ -245,7 +245,7 @@ async def test_failed_destroy_keeps_the_build_selection(db: Database, monkeypatc
     await _instance(db)
     await db.build_selections_record(None, [("u1", "h1", "n1")])
     monkeypatch.setattr(requests, "SELECTION_DELETE", "DELETE FROM no_such_table WHERE x=?")
-    with pytest.raises(sqlite3.OperationalError):
+    with pytest.raises(DBError):
         await db.instance_destroy(None, "u1")
     assert not (await db.instance_get(None, "u1")).deleted
     rows = await db.engine.fetch("SELECT instance_uuid FROM build_selections")

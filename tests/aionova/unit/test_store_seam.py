@@ -80,7 +80,7 @@ def test_conductor_versions() -> None:
     assert ConductorManager.target.version == "3.2"
 
 
-async def test_calls_go_through_the_conductor_unchanged(tmp_path: Path) -> None:
+async def test_calls_go_through_the_conductor_unchanged(tmp_path: Path, db_url: str) -> None:
     """The generated client and endpoint on a real conductor: results equal the
     database's, exceptions arrive rebuilt, objects come back bound to the client."""
     from aionova import exception
@@ -88,7 +88,7 @@ async def test_calls_go_through_the_conductor_unchanged(tmp_path: Path) -> None:
     from aionova.service import Service
 
     config = fast_config()
-    async with Database(tmp_path / "seam.sqlite") as db:
+    async with Database(db_url) as db:
         transport = get_transport(f"memory://seam-{tmp_path.name}")
         conductor = Service(
             "nova-conductor", "conductor", "c1", ConductorManager("c1", config, transport, db)
