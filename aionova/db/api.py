@@ -16,7 +16,16 @@ from typing import Any, TypeVar
 from aionova import exception
 from aionova.config import DatabaseOpts
 from aionova.context import RequestContext
-from aionova.db import actions, catalog, hosts, instances, migrations, recovery, requests
+from aionova.db import (
+    actions,
+    allocations,
+    catalog,
+    hosts,
+    instances,
+    migrations,
+    recovery,
+    requests,
+)
 from aionova.db.connection import engine_for
 from aionova.db.engine import Engine
 from aionova.db.errors import DBConnectionError
@@ -34,6 +43,7 @@ from aionova.objects import (
     Service,
 )
 from aionova.objects.store import Ctx
+from aionova.states import task_states
 
 LOG = logging.getLogger(__name__)
 Obj = TypeVar("Obj", bound=NovaObject[Any])
@@ -168,6 +178,34 @@ class Database:
         )
         return None if found is None else self._bound(ctxt, found)
 
+    async def instance_start_build(self, ctxt: Ctx, uuid: str, host: str) -> Instance:
+        started, live = await requests.start_build(self.engine, uuid, host)
+        if started is None:
+            instances.raise_conflict(uuid, live, [task_states.SCHEDULING])
+        return self._bound(ctxt, instances.to_instance(started))
+
+    # -- allocations ---------------------------------------------------------------------
+    async def allocation_claim(
+        self,
+        ctxt: Ctx,
+        instance_uuid: str,
+        node_id: int,
+        resources: tuple[int, int, int],
+        limits: dict[str, Any] | None = None,
+    ) -> tuple[bool, tuple[int, int, int]]:
+        return await allocations.claim(self.engine, instance_uuid, node_id, resources, limits)
+
+    async def allocation_delete(
+        self, ctxt: Ctx, instance_uuid: str, host: str | None = None
+    ) -> None:
+        await allocations.delete(self.engine, instance_uuid, host)
+
+    async def allocation_delete_orphans(self, ctxt: Ctx) -> int:
+        return await allocations.delete_orphans(self.engine)
+
+    async def allocation_usage_by_node(self, ctxt: Ctx) -> dict[int, tuple[int, int, int]]:
+        return await allocations.usage_by_node(self.engine)
+
     # -- request specs and build selections ----------------------------------------------
     async def request_spec_save(self, ctxt: Ctx, spec: RequestSpec) -> None:
         await requests.spec_save(self.engine, spec)
@@ -188,6 +226,11 @@ class Database:
         self, ctxt: RequestContext, uuid: str, event: str, host: str | None = None
     ) -> None:
         await actions.event_start(self.engine, ctxt, uuid, event, host)
+
+    async def action_event_start_once(
+        self, ctxt: RequestContext, uuid: str, event: str, host: str | None = None
+    ) -> bool:
+        return await actions.event_start_once(self.engine, ctxt, uuid, event, host)
 
     async def action_event_finish(
         self,

@@ -76,8 +76,9 @@ def test_conductor_versions() -> None:
     methods = store_methods()
     assert since_of(methods["instance_update"]) == "3.0"
     assert since_of(methods["instance_get_unclaimed_builds"]) == "3.1"
-    assert {since_of(m) for m in methods.values()} <= {"3.0", "3.1", "3.2"}
-    assert ConductorManager.target.version == "3.2"
+    assert since_of(methods["allocation_claim"]) == "3.3"
+    assert {since_of(m) for m in methods.values()} <= {"3.0", "3.1", "3.2", "3.3"}
+    assert ConductorManager.target.version == "3.3"
 
 
 async def test_calls_go_through_the_conductor_unchanged(tmp_path: Path, db_url: str) -> None:
