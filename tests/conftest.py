@@ -8,7 +8,7 @@ import os
 import socket
 import subprocess
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -110,9 +110,11 @@ class PostgresSchemas:
             self.made.clear()
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> str:
-    """The PostgreSQL of scripts/postgres.sh, started if it is not running."""
+_SCHEMAS: PostgresSchemas | None = None
+
+
+def postgres_url_now() -> str:
+    """The PostgreSQL of scripts/postgres.sh (started if it is not running)."""
     if (
         subprocess.run(
             ["bash", str(ROOT / "scripts" / "postgres.sh"), "status"], env=pg_env(), timeout=30
@@ -123,32 +125,47 @@ def postgres_url() -> str:
     return os.environ.get("AIONOVA_PG_URL") or postgres_script("url")
 
 
+def schemas() -> PostgresSchemas:
+    """The session's schemas (dropped when the session ends, see pytest_sessionfinish)."""
+    global _SCHEMAS
+    if _SCHEMAS is None:
+        _SCHEMAS = PostgresSchemas(postgres_url_now())
+    return _SCHEMAS
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if _SCHEMAS is not None:
+        _SCHEMAS.drop_all()
+
+
+def database_for(directory: Path, name: str = "nova") -> str:
+    """A new, empty database on the session's backend: a SQLite file in ``directory``, or
+    a PostgreSQL schema (AIONOVA_TEST_DATABASE=postgresql). Usable outside fixtures (the
+    ``aionova`` subprocesses of tests/clients get it as ``--database``)."""
+    if TEST_DATABASE == "postgresql":
+        return schemas().new()
+    return str(directory / f"{name}.sqlite")
+
+
 @pytest.fixture(scope="session")
-def postgres_schemas(postgres_url: str) -> Iterator[PostgresSchemas]:
-    schemas = PostgresSchemas(postgres_url)
-    yield schemas
-    schemas.drop_all()
+def postgres_url() -> str:
+    """The PostgreSQL server (whatever the session's backend): for tests that need it."""
+    return schemas().url
 
 
 class DatabaseFactory:
-    """New, empty databases for a test: files, or schemas when the session tests
-    PostgreSQL."""
+    """New, empty databases for a test (see ``database_for``)."""
 
-    def __init__(self, request: pytest.FixtureRequest) -> None:
-        self.request = request
-        self.backend = TEST_DATABASE
+    backend = TEST_DATABASE
 
     def url(self, directory: Path, name: str = "nova") -> str:
-        if self.backend == "postgresql":
-            schemas: PostgresSchemas = self.request.getfixturevalue("postgres_schemas")
-            return schemas.new()
-        return str(directory / f"{name}.sqlite")
+        return database_for(directory, name)
 
 
 @pytest.fixture(scope="session")
-def databases(request: pytest.FixtureRequest) -> DatabaseFactory:
+def databases() -> DatabaseFactory:
     """``databases.url(tmp_path)``: a new database on the session's backend."""
-    return DatabaseFactory(request)
+    return DatabaseFactory()
 
 
 @pytest.fixture

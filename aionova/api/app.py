@@ -16,7 +16,7 @@ import msgspec
 from aiohttp import web
 
 from aionova import exception
-from aionova.api import admin, catalog, hypervisors, servers, versions, zones
+from aionova.api import admin, catalog, flavor_manage, hypervisors, servers, versions, zones
 from aionova.api.auth import IdentityStrategy, make_identity
 from aionova.api.common import (
     COMPUTE_API,
@@ -143,6 +143,7 @@ def create_app(
     app[HOST_API] = HostAPI(db, compute_api.config)
     versions.add_routes(app)
     catalog.add_routes(app)
+    flavor_manage.add_routes(app)
     servers.add_routes(app)
     admin.add_routes(app)
     hypervisors.add_routes(app)

@@ -305,6 +305,9 @@ class Database:
     async def flavor_create(self, ctxt: Ctx, flavor: Flavor) -> Flavor:
         return await catalog.flavor_create(self.engine, flavor)
 
+    async def flavor_delete(self, ctxt: Ctx, flavorid: str) -> None:
+        await catalog.flavor_delete(self.engine, flavorid)
+
     async def flavor_get_all(self, ctxt: Ctx) -> list[Flavor]:
         return await catalog.flavor_get_all(self.engine)
 

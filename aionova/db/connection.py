@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from aionova import exception
 from aionova.config import DatabaseOpts
@@ -38,3 +39,12 @@ def engine_for(connection: str | Path, opts: DatabaseOpts | None = None) -> Engi
     raise exception.InvalidConfiguration(
         reason=f"unsupported database URL scheme {scheme!r}: {HELP}"
     )
+
+
+def redact(url: str) -> str:
+    """The URL without its password (for messages and logs)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))

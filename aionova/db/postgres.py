@@ -19,11 +19,11 @@ import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
 from aionova.db import errors
+from aionova.db.connection import redact
 from aionova.db.dialect import postgres_ddl, statements
 from aionova.db.engine import Job, Params, Row, numbered_placeholders
 from aionova.db.schema import MIGRATIONS
@@ -42,15 +42,6 @@ _CONNECTION_ERRORS = (
 _CONFLICTS = (asyncpg.exceptions.DeadlockDetectedError, asyncpg.exceptions.SerializationError)
 _DRIVER_ERRORS = (asyncpg.PostgresError, *_CONNECTION_ERRORS)
 """What the driver (or the socket under it) raises; a job's own exceptions pass as they are."""
-
-
-def redact(url: str) -> str:
-    """The URL without its password (for messages and logs)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def translate(exc: BaseException, url: str) -> errors.DBError:

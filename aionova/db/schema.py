@@ -137,6 +137,7 @@ MIGRATIONS: list[tuple[int, str]] = [
             ON n.host = i.host AND n.hypervisor_hostname = i.node AND n.deleted = 0
         WHERE i.deleted = 0;
         CREATE UNIQUE INDEX flavors_name ON flavors (name);
+        ALTER TABLE flavors ADD COLUMN description TEXT;
         """,
     ),
 ]

@@ -294,7 +294,12 @@ class ObjectStore(InstanceStore, ServiceStore, ComputeNodeStore, MigrationStore,
     # -- flavors and images ----------------------------------------------------------------------
     @since("3.2")
     async def flavor_create(self, ctxt: Ctx, flavor: Flavor) -> Flavor:
-        """Insert a flavor."""
+        """Insert a flavor (``FlavorExists`` / ``FlavorIdExists`` when taken)."""
+        ...
+
+    @since("3.3")
+    async def flavor_delete(self, ctxt: Ctx, flavorid: str) -> None:
+        """Remove a flavor (instances keep their copy); ``FlavorNotFound`` otherwise."""
         ...
 
     @since("3.2")
