@@ -12,7 +12,6 @@ import pytest
 
 from aionova.db.schema import LATEST
 from tests.clients.conftest import Cloud
-from tests.conftest import database_for
 
 
 def aionova(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
