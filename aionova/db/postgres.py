@@ -17,8 +17,10 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
+from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 
@@ -192,3 +194,31 @@ class PostgresEngine:
             except _DRIVER_ERRORS as exc:
                 raise translate(exc, self.url) from exc
         raise AssertionError("unreachable")  # the loop returns or raises
+
+
+async def create_scratch_schema(url: str, prefix: str = "scratch") -> str:
+    """A new, empty schema on the server of ``url``; the URL that uses it (benches and
+    tests get a database of their own without CREATE DATABASE)."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    await _admin(url, f"CREATE SCHEMA {name}")
+    sep = "&" if "?" in url else "?"
+    return f"{url}{sep}search_path={name}"
+
+
+async def drop_scratch_schema(url: str) -> None:
+    """Drop the schema a ``create_scratch_schema`` URL names, with everything in it."""
+    name = parse_qs(urlsplit(url).query)["search_path"][0]
+    if not name.isidentifier():
+        raise ValueError(f"not a scratch schema: {name!r}")
+    await _admin(url, f"DROP SCHEMA IF EXISTS {name} CASCADE")
+
+
+async def _admin(url: str, sql: str) -> None:
+    try:
+        conn = await asyncpg.connect(url, timeout=10)
+    except _DRIVER_ERRORS as exc:
+        raise translate(exc, url) from exc
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
