@@ -9,14 +9,13 @@ from aionova.cmd.seed import seed as seed_catalogue
 from aionova.config import Config
 from aionova.db import Database
 from aionova.db.connection import redact
-from aionova.db.schema import LATEST
+from aionova.db.schema import LATEST, current_version
 
 
 async def db_sync(cfg: Config, args: argparse.Namespace) -> None:
     """Create the schema, or bring it to the latest migration (nova-manage db sync)."""
     async with Database(cfg.database.connection, cfg.database) as db:
-        rows = await db.engine.fetch("SELECT MAX(version) FROM schema_version")
-        version = int(rows[0][0] or 0)
+        version = await current_version(db.engine)
     where = redact(str(cfg.database.connection))
     print(f"aionova db-sync: {where} is at schema version {version} (latest {LATEST})")
 

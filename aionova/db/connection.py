@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 from aionova import exception
 from aionova.config import DatabaseOpts
 from aionova.db.engine import Engine
 from aionova.db.sqlite import SQLiteEngine
+from aionova.db.urls import redact
+
+__all__ = ["engine_for", "redact"]
 
 SCHEMES = ("sqlite", "postgresql", "postgres", "postgresql+asyncpg")
 HELP = "use sqlite:///PATH (or a bare path) or postgresql://user:password@host:port/database"
@@ -39,12 +41,3 @@ def engine_for(connection: str | Path, opts: DatabaseOpts | None = None) -> Engi
     raise exception.InvalidConfiguration(
         reason=f"unsupported database URL scheme {scheme!r}: {HELP}"
     )
-
-
-def redact(url: str) -> str:
-    """The URL without its password (for messages and logs)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))

@@ -25,10 +25,10 @@ from urllib.parse import parse_qs, urlsplit
 import asyncpg
 
 from aionova.db import errors
-from aionova.db.connection import redact
 from aionova.db.dialect import postgres_ddl, statements
 from aionova.db.engine import Job, Params, Row, numbered_placeholders
 from aionova.db.schema import MIGRATIONS
+from aionova.db.urls import redact
 
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from aionova.db.engine import Engine
+
 MIGRATIONS: list[tuple[int, str]] = [
     (
         1,
@@ -143,3 +148,9 @@ MIGRATIONS: list[tuple[int, str]] = [
 ]
 
 LATEST = MIGRATIONS[-1][0]
+
+
+async def current_version(engine: Engine) -> int:
+    """The newest migration applied to an open database."""
+    rows = await engine.fetch("SELECT MAX(version) FROM schema_version")
+    return int(rows[0][0] or 0)
