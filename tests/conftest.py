@@ -86,11 +86,15 @@ class PostgresSchemas:
         self.url = url
         self.made: list[str] = []
 
-    def _run(self, sql: str) -> None:
+    def _run(self, *statements: str) -> None:
+        """Each statement on its own (its own transaction: dropping hundreds of schemas
+        in one would run out of lock slots)."""
+
         async def run() -> None:
             conn = await asyncpg.connect(self.url, timeout=10)
             try:
-                await conn.execute(sql)
+                for sql in statements:
+                    await conn.execute(sql)
             finally:
                 await conn.close()
 
@@ -106,7 +110,7 @@ class PostgresSchemas:
 
     def drop_all(self) -> None:
         if self.made:
-            self._run("".join(f"DROP SCHEMA IF EXISTS {n} CASCADE;" for n in self.made))
+            self._run(*(f"DROP SCHEMA IF EXISTS {n} CASCADE" for n in self.made))
             self.made.clear()
 
 
