@@ -77,9 +77,24 @@ class UpgradeLevels(msgspec.Struct, kw_only=True):
 
 
 class DatabaseOpts(msgspec.Struct, kw_only=True):
-    """The [database] group: the SQLite file shared by api, conductor and scheduler."""
+    """The [database] group (oslo.db's names): the database of api, conductor, scheduler.
+
+    ``connection``: ``sqlite:///PATH`` (or a bare path; the embedded default) or
+    ``postgresql://user:pw@host:port/db``. ``max_pool_size``: connections per process
+    (PostgreSQL). ``max_retries`` / ``retry_interval``: connecting at startup (-1:
+    forever). ``db_max_retries`` / ``db_retry_interval`` / ``db_max_retry_interval``:
+    how the conductor and scheduler re-run a call after a lost connection or a
+    conflict (the interval doubles up to the maximum); the API never waits: it
+    answers 503.
+    """
 
     connection: str = "aionova.sqlite"
+    max_pool_size: int = 10
+    max_retries: int = 10
+    retry_interval: float = 1.0
+    db_max_retries: int = 20
+    db_retry_interval: float = 0.25
+    db_max_retry_interval: float = 5.0
 
 
 class ApiOpts(msgspec.Struct, kw_only=True):

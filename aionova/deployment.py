@@ -27,13 +27,18 @@ DriverFactory = Callable[[str], ComputeDriver]
 
 
 class AllInOne:
-    """Start with ``async with AllInOne(config, db_path) as cloud:``; add computes any time."""
+    """Start with ``async with AllInOne(config, db_path) as cloud:``; add computes any time.
+
+    ``db_path`` is a file or a database URL (``postgresql://…``).
+    """
 
     def __init__(
         self, config: Config, db_path: str | Path, *, transport_url: str | None = None
     ) -> None:
         self.config = config
-        self.db = Database(db_path)
+        # One engine: the API's view fails fast, the services' view retries (db/retrying.py).
+        self.db = Database(db_path, config.database)
+        self.service_db = self.db.retrying()
         self.url = transport_url or f"memory://aionova-{uuid.uuid4().hex[:8]}"
         self.transport: rpc.Transport | None = None
         self.conductor: Service | None = None
@@ -49,13 +54,13 @@ class AllInOne:
             "nova-conductor",
             "conductor",
             host,
-            ConductorManager(host, self.config, self.transport, self.db),
+            ConductorManager(host, self.config, self.transport, self.service_db),
         )
         self.scheduler = Service(
             "nova-scheduler",
             "scheduler",
             host,
-            SchedulerManager(host, self.config, self.transport, self.db),
+            SchedulerManager(host, self.config, self.transport, self.service_db),
         )
         await self.conductor.start()
         await self.scheduler.start()

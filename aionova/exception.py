@@ -71,6 +71,16 @@ class Invalid(NovaException):
     code = 400
 
 
+class FlavorExists(NovaException):
+    msg_fmt = "Flavor with name %(name)s already exists."
+    code = 409
+
+
+class FlavorIdExists(NovaException):
+    msg_fmt = "Flavor with ID %(flavor_id)s already exists."
+    code = 409
+
+
 class FlavorMemoryTooSmall(Invalid):
     msg_fmt = "Flavor's memory is too small for requested image."
 

@@ -3,6 +3,10 @@
     python -m bench.boot_storm --computes 100 --instances 1000
     python -m bench.boot_storm --transport rabbit://guest:guest@127.0.0.1:5672/ \
         --computes 100 --instances 1000 --compute-processes 4
+    python -m bench.boot_storm --database postgresql://aionova:aionova@127.0.0.1:55432/aionova
+
+``--database`` is SQLite (a temporary file, the default) or a PostgreSQL URL (the run
+gets a schema of its own there, dropped at the end); the JSON line names it.
 
 On memory:// everything runs in one process. On rabbit:// the control services
 (conductor, scheduler, the API with ``--via-api``) run in this process and the
@@ -125,6 +129,7 @@ async def run(
     concurrency: int,
     via_api: bool = False,
     compute_processes: int = 0,
+    database: str | None = None,
 ) -> dict:
     config = _config()
     fleet, private = None, None
@@ -136,7 +141,13 @@ async def run(
         transport = url
         fleet = Fleet(transport, compute_processes) if compute_processes else None
     with tempfile.TemporaryDirectory() as tmp:
-        cloud = AllInOne(config, Path(tmp) / "bench.sqlite", transport_url=transport)
+        scratch = None
+        if database and "://" in database and not database.startswith("sqlite:"):
+            from aionova.db.postgres import create_scratch_schema
+
+            scratch = await create_scratch_schema(database, "bench")
+        db_url = scratch or database or str(Path(tmp) / "bench.sqlite")
+        cloud = AllInOne(config, db_url, transport_url=transport)
         await cloud.start()
         try:
             await cloud.db.flavor_create(None, FLAVOR)
@@ -181,12 +192,17 @@ async def run(
                 await cloud.stop()
                 if private:
                     await drop_exchange(private)
+                if scratch:
+                    from aionova.db.postgres import drop_scratch_schema
+
+                    await drop_scratch_schema(scratch)
     children_rss = sum(fleet.peak_rss_mb.values()) if fleet else 0.0
     own_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
         "bench": "boot_storm",
         "transport": (transport or "memory://").split(":")[0],
         "via": "rest-api" if via_api else "python-api",
+        "database": "postgresql" if scratch else "sqlite",
         "computes": computes,
         "instances": instances,
         "active": active,
@@ -233,6 +249,11 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help="child processes hosting the computes (rabbit:// only; default 4, 0: in-process)",
     )
+    parser.add_argument(
+        "--database",
+        default=None,
+        help="sqlite:///PATH, or postgresql://user:pw@host:port/db (default: a temporary SQLite)",
+    )
     args = parser.parse_args(argv)
     remote = bool(args.transport) and not args.transport.startswith("memory:")
     if args.compute_processes and not remote:
@@ -246,6 +267,7 @@ def main(argv: list[str] | None = None) -> None:
         args.concurrency,
         args.via_api,
         compute_processes=processes,
+        database=args.database,
     )
     try:
         result = asyncio.run(_until_signal(storm))

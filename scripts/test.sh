@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Set up a fresh machine and run every test: venv + install, RabbitMQ, Keystone, ruff, mypy,
-# pytest.
+# Set up a fresh machine and run every test: venv + install, RabbitMQ, Keystone, PostgreSQL,
+# ruff, mypy, pytest (then the control-plane tests again on PostgreSQL).
 # Extra arguments go to pytest (e.g. `bash scripts/test.sh -x tests/rpc`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +24,14 @@ export AIONOVA_RABBIT_URL=${AIONOVA_RABBIT_URL:-rabbit://guest:guest@127.0.0.1:$
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 bash scripts/typecheck.sh
+bash scripts/postgres.sh start  # the server database; tests make a schema each
 # Tests run in a random order (pytest-randomly prints "Using --randomly-seed=N" first;
 # replay an order with `bash scripts/test.sh --randomly-seed=N`).
-exec .venv/bin/python -m pytest -p randomly "$@"
+if [ "$#" -gt 0 ]; then exec .venv/bin/python -m pytest -p randomly "$@"; fi
+.venv/bin/python -m pytest -p randomly
+# The control-plane suite a second time, on PostgreSQL (AIONOVA_TEST_DATABASE switches
+# every test database; SQLite-only tests keep their files).
+AIONOVA_TEST_DATABASE=postgresql exec .venv/bin/python -m pytest -p randomly \
+    tests/aionova tests/api tests/clients/test_nova_cli.py tests/clients/test_openstack_cli.py \
+    tests/clients/test_crash_recovery.py tests/clients/test_multiprocess.py \
+    tests/clients/test_deploy_commands.py

@@ -16,7 +16,7 @@ import msgspec
 from aiohttp import web
 
 from aionova import exception
-from aionova.api import admin, catalog, hypervisors, servers, versions, zones
+from aionova.api import admin, catalog, flavor_manage, hypervisors, servers, versions, zones
 from aionova.api.auth import IdentityStrategy, make_identity
 from aionova.api.common import (
     COMPUTE_API,
@@ -35,6 +35,7 @@ from aionova.api.microversion import from_headers
 from aionova.api.policy import POLICY, Policy
 from aionova.api.requestlog import REQUEST_ID as LOG_REQUEST_ID
 from aionova.config import ApiOpts, Config
+from aionova.db.errors import DBConnectionError, DBDataError
 from aionova.objects.store import ObjectStore
 
 LOG = logging.getLogger(__name__)
@@ -78,6 +79,12 @@ async def _safe(request: web.Request, handler: Handler) -> web.StreamResponse:
             LOG.exception("%s %s failed", request.method, request.path)
         return _fault_response(mapped)
     except msgspec.ValidationError as exc:
+        return _fault_response(HTTPFault(400, f"Invalid input: {exc}"))
+    except DBConnectionError as exc:
+        # Fail fast: the database is down or restarting; the client retries.
+        LOG.warning("%s %s: database unavailable: %s", request.method, request.path, exc)
+        return _fault_response(HTTPFault(503, "The database is unavailable; retry later."))
+    except DBDataError as exc:
         return _fault_response(HTTPFault(400, f"Invalid input: {exc}"))
     except web.HTTPException as exc:
         if exc.status < 400:
@@ -136,6 +143,7 @@ def create_app(
     app[HOST_API] = HostAPI(db, compute_api.config)
     versions.add_routes(app)
     catalog.add_routes(app)
+    flavor_manage.add_routes(app)
     servers.add_routes(app)
     admin.add_routes(app)
     hypervisors.add_routes(app)

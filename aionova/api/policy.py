@@ -87,6 +87,8 @@ API_RULES: dict[str, str] = {
     "os_compute_api:os-availability-zone:list": ANY,
     "os_compute_api:os-availability-zone:detail": ADMIN,
     "os_compute_api:os-flavor-extra-specs:index": PROJECT_READER_OR_ADMIN,
+    "os_compute_api:os-flavor-manage:create": ADMIN,
+    "os_compute_api:os-flavor-manage:delete": ADMIN,
 }
 
 # The rule classes a policy may use: pure functions of credentials and target.

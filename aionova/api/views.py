@@ -63,7 +63,7 @@ def flavor(base: str, f: Flavor, version: Version) -> dict[str, Any]:
         "links": links(base, "flavors", f.flavorid),
     }
     if version.at_least("2.55"):
-        view["description"] = None
+        view["description"] = f.description
     return view
 
 
@@ -74,7 +74,7 @@ def flavor_brief(base: str, f: Flavor, version: Version) -> dict[str, Any]:
         "links": links(base, "flavors", f.flavorid),
     }
     if version.at_least("2.55"):
-        view["description"] = None
+        view["description"] = f.description
     return view
 
 

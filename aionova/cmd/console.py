@@ -1,6 +1,6 @@
 """The ``aionova`` command's entry point: check the control plane's extra, then run.
 
-The control plane needs the ``[nova]`` extra (aiohttp, aio-pika, RE2, oslo.policy); a
+The control plane needs the ``[nova]`` extra (aiohttp, aio-pika, RE2, oslo.policy, asyncpg); a
 base install (``pip install aionova-openstack``) has only the RPC layer. Without
 the extra the command says what to install instead of failing on an import.
 """
@@ -18,6 +18,7 @@ NOVA_EXTRA = {
     "aiohttp": "aiohttp",
     "google-re2": "re2",
     "oslo.policy": "oslo_policy",
+    "asyncpg": "asyncpg",
 }
 
 

@@ -5,6 +5,8 @@
     aionova compute --host NAME                       # one fake compute
     aionova keystone-register --url http://HOST:8774  # list the API in Keystone's catalog
     aionova events [--format both]                    # print notifications as they happen
+    aionova db-sync --database URL                    # create / migrate the schema
+    aionova seed --database URL                       # the starter flavors and images
 
 Settings come from a TOML file (``--config`` or ``$AIONOVA_CONFIG``), then
 ``AIONOVA_<SECTION>__<KEY>`` environment variables, then these flags.
@@ -27,8 +29,10 @@ from aionova.api.auth import UnsafeConfig, check_noauth_exposure
 from aionova.api.keystone import ConfigError
 from aionova.api.policy import PolicyFileError
 from aionova.api.requestlog import setup as setup_logging
-from aionova.cmd import events, keystone_register, services
+from aionova.cmd import admin, events, keystone_register, services
 from aionova.config import Config
+from aionova.db import DBError, engine_for
+from aionova.exception import InvalidConfiguration
 from aionova.service import tune_gc
 
 LOG = logging.getLogger("aionova.cmd")
@@ -38,7 +42,11 @@ def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", default=os.environ.get("AIONOVA_CONFIG"), help="TOML file")
     common.add_argument("--transport-url", help="memory://NAME or rabbit://user:pw@host:port/")
-    common.add_argument("--database", help="SQLite file shared by api, conductor, scheduler")
+    common.add_argument(
+        "--database",
+        help="sqlite:///PATH (or a path) or postgresql://user:pw@host:port/db, shared by"
+        " api, conductor and scheduler",
+    )
     common.add_argument("--log-level", default=os.environ.get("AIONOVA_LOG_LEVEL", "INFO"))
     parser = argparse.ArgumentParser(prog="aionova", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -65,6 +73,8 @@ def _parser() -> argparse.ArgumentParser:
     keystone_register.add_arguments(p)
     p = sub.add_parser("events", parents=[common], help="print notifications as they happen")
     events.add_arguments(p)
+    sub.add_parser("db-sync", parents=[common], help="create or migrate the database schema")
+    sub.add_parser("seed", parents=[common], help="add the starter flavors and images")
     return parser
 
 
@@ -101,7 +111,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         cfg = load_config(args)
         if args.command in ("api", "all-in-one"):
             check_noauth_exposure(cfg.api)
-    except (OSError, ValueError, msgspec.ValidationError) as exc:
+        if args.command != "events":
+            engine_for(cfg.database.connection, cfg.database)  # the URL is understood
+    except (OSError, ValueError, msgspec.ValidationError, InvalidConfiguration) as exc:
         sys.exit(f"aionova: bad configuration: {exc}")
     runners = {
         "api": services.run_api,
@@ -110,6 +122,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         "compute": services.run_compute,
         "all-in-one": services.run_all_in_one,
         "events": events.run,
+        "db-sync": admin.db_sync,
+        "seed": admin.seed,
     }
     tune_gc()
     try:
@@ -117,6 +131,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             asyncio.run(runners[args.command](cfg, args))
     except (UnsafeConfig, ConfigError, PolicyFileError) as exc:
         sys.exit(f"aionova: bad configuration: {exc}")
+    except DBError as exc:
+        sys.exit(f"aionova: database: {exc}")
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ def _driver(spawn_latency: float) -> FakeDriver:
 
 
 async def _open_db(runner: Runner, cfg: Config) -> Database:
-    db = await Database(cfg.database.connection).open()
+    db = await Database(cfg.database.connection, cfg.database).open()
     runner.on_stop("database", db.close)
     return db
 
@@ -67,7 +67,7 @@ def _redact(cfg: Config) -> str:
 
 async def run_conductor(cfg: Config, args: argparse.Namespace) -> None:
     runner = Runner()
-    db = await _open_db(runner, cfg)
+    db = (await _open_db(runner, cfg)).retrying()
     transport = _transport(runner, cfg)
     host = cfg.DEFAULT.host
     await _run_service(
@@ -77,7 +77,7 @@ async def run_conductor(cfg: Config, args: argparse.Namespace) -> None:
 
 async def run_scheduler(cfg: Config, args: argparse.Namespace) -> None:
     runner = Runner()
-    db = await _open_db(runner, cfg)
+    db = (await _open_db(runner, cfg)).retrying()
     transport = _transport(runner, cfg)
     host = cfg.DEFAULT.host
     await _run_service(

@@ -85,18 +85,17 @@ class Build(Part):
             LOG.exception("%s: build of %s failed unexpectedly", self.host, instance.uuid)
 
     async def _started(self, instance: Instance) -> bool:
-        """Task None: this compute starts the build. False when the instance was
-        deleted, taken or errored out meanwhile (e.g. by the conductor's recovery of a
-        build that waited longer than ``build_recovery_timeout``)."""
+        """Task None: this compute starts the build (``instance_start_build``: only a
+        build still waiting for a host, last sent here). False when the instance was
+        deleted, errored out (e.g. by the conductor's recovery of a build that waited
+        longer than ``build_recovery_timeout``), started already (a duplicate delivery)
+        or sent elsewhere since (a reschedule): nothing is done twice."""
         try:
-            instance.vm_state, instance.task_state = vm_states.BUILDING, None
-            await instance.save(
-                expected_task_state=[task_states.SCHEDULING, None],
-                expected_vm_state=[vm_states.BUILDING],
-            )
-        except (*_DELETED, exception.InstanceUpdateConflict):
-            LOG.info("%s: %s deleted or taken before its build started", self.host, instance.uuid)
+            started = await self.store.instance_start_build(None, instance.uuid, self.host)
+        except (*_DELETED, exception.InstanceUpdateConflict) as exc:
+            LOG.info("%s: build of %s not started here: %s", self.host, instance.uuid, exc)
             return False
+        instance.obj_refresh_from(started)
         return True
 
     async def _build(
@@ -196,6 +195,7 @@ class Build(Part):
             await instance.save()
         except _DELETED:
             return
+        await self._release(ctxt, instance)
         await self.compute_task_api.build_instances(
             ctxt, [instance], image, filter_properties, request_spec=request_spec
         )
@@ -220,3 +220,11 @@ class Build(Part):
             await instance.save()
         except _DELETED:
             LOG.info("%s: %s was deleted while its build failed", self.host, instance.uuid)
+            return
+        await self._release(ctxt, instance)
+
+    async def _release(self, ctxt: RequestContext, instance: Instance) -> None:
+        """A failed build gives its allocations back (Nova deletes them from placement;
+        the conductor's periodic clean-up catches what a failure here leaves)."""
+        what = f"{self.host}: releasing the allocations of {instance.uuid}"
+        await best_effort(what, self.store.allocation_delete(ctxt, instance.uuid), logger=LOG)

@@ -19,6 +19,7 @@ from aionova.compute.wrappers import (
 from aionova.context import RequestContext
 from aionova.objects import Instance, Migration
 from aionova.states import task_states, vm_states
+from aionova.utils import best_effort
 
 LOG = logging.getLogger(__name__)
 
@@ -90,6 +91,7 @@ class Rebuild(Part):
             migration = await self.parts.rt.rebuild_claim(ctxt, instance, node, limits, migration)
         except exception.ComputeResourcesUnavailable as exc:
             await set_migration_status(migration, "failed")
+            await self._release(ctxt, instance)
             inner = exception.BuildAbortException(instance_uuid=instance.uuid, reason=exc.message)
             raise exception.InstanceFaultRollback(inner) from exc
         try:
@@ -97,8 +99,14 @@ class Rebuild(Part):
         except Exception:
             await self.parts.rt.drop_move_claim(ctxt, instance)
             await set_migration_status(migration, "failed")
+            await self._release(ctxt, instance)
             raise
         await self.parts.rt.finish_evacuation(ctxt, instance, node, migration)
+
+    async def _release(self, ctxt: RequestContext, instance: Instance) -> None:
+        """A failed evacuation gives back what the scheduler claimed on this host."""
+        release = self.store.allocation_delete(ctxt, instance.uuid, self.host)
+        await best_effort(f"{self.host}: releasing {instance.uuid}", release, logger=LOG)
 
     def _check_evacuation(self, instance: Instance, on_shared_storage: bool | None) -> bool:
         """Driver support, no guest here yet, shared storage agreed; returns shared or not."""

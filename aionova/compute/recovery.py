@@ -117,6 +117,8 @@ class Recovery(Part):
                 LOG.info("%s: destroying evacuated guest %s", self.host, uuid)
                 await self.driver.destroy(instance, destroy_disks=True)
                 local.discard(uuid)
+            # The source half of the evacuation's allocations (§5.6 step 3).
+            await self.store.allocation_delete(ctxt, uuid, self.host)
             migration.status = "completed"
             await migration.save()
             done.add(uuid)

@@ -175,9 +175,12 @@ class ResourceTracker:
             resources.memory_mb,
             resources.local_gb,
         )
-        node.memory_mb_used = d.reserved_host_memory_mb
-        node.local_gb_used = d.reserved_host_disk_mb // 1024
-        node.vcpus_used = d.reserved_host_cpus
+        node.reserved_memory_mb = d.reserved_host_memory_mb
+        node.reserved_disk_gb = d.reserved_host_disk_mb // 1024
+        node.reserved_vcpus = d.reserved_host_cpus
+        node.memory_mb_used = node.reserved_memory_mb
+        node.local_gb_used = node.reserved_disk_gb
+        node.vcpus_used = node.reserved_vcpus
         node.running_vms = 0
         node.free_ram_mb = node.memory_mb - node.memory_mb_used
         node.free_disk_gb = node.local_gb - node.local_gb_used

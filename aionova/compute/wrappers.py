@@ -95,7 +95,12 @@ def wrap_instance_fault(func: F) -> F:
 
 
 def wrap_instance_event(prefix: str = "compute") -> Callable[[F], F]:
-    """Open the action event ``<prefix>_<method>``; close it ``Success`` or ``Error``."""
+    """Open the action event ``<prefix>_<method>``; close it ``Success`` or ``Error``.
+
+    A request delivered again (at-least-once: a redelivery, a duplicate cast) finds
+    its event opened already: the handler does not run a second time (no second
+    fault, event or notification); it returns None.
+    """
 
     def outer(func: F) -> F:
         event = f"{prefix}_{func.__name__}"
@@ -106,7 +111,15 @@ def wrap_instance_event(prefix: str = "compute") -> Callable[[F], F]:
         ) -> Any:
             what = f"{self.host}: event {event} of {instance.uuid}"
             store, uuid = self.store, instance.uuid
-            await best_effort(what, store.action_event_start(ctxt, uuid, event, self.host))
+            first = await best_effort(
+                what, store.action_event_start_once(ctxt, uuid, event, self.host)
+            )
+            if first is False:
+                LOG.info(
+                    "%s: %s of %s (request %s) was delivered again: done or in progress",
+                    self.host, func.__name__, uuid, ctxt.request_id,
+                )  # fmt: skip
+                return None
             try:
                 result = await func(self, ctxt, instance, *a, **k)
             except Exception:

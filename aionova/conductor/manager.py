@@ -21,10 +21,11 @@ from aionova.objects import Instance, RequestSpec, SchedulerRetries
 from aionova.objects.store import ObjectStore
 from aionova.scheduler import utils as scheduler_utils
 from aionova.scheduler.rpcapi import SchedulerAPI
+from aionova.states import task_states, vm_states
 
 LOG = logging.getLogger(__name__)
 EVENT_BUILD = "conductor_build_instances"
-STORE_VERSION = "3.2"
+STORE_VERSION = "3.3"
 
 
 class ConductorManager(Manager):
@@ -34,7 +35,8 @@ class ConductorManager(Manager):
     methods are generated from the protocol (conductor/passthrough.py, set on the class
     below): one per protocol method, with the same parameters, the database's
     exceptions expected. 3.1: instance_get_unclaimed_builds; 3.2: the rest of the
-    protocol (what the API and scheduler read too).
+    protocol (what the API and scheduler read too); 3.3: instance_start_build and
+    the allocations.
     """
 
     service_name = "conductor"
@@ -92,16 +94,45 @@ class ComputeTaskManager:
         legacy_bdm: bool = True,
         request_spec: RequestSpec | None = None,
     ) -> None:
-        """Schedule (re-running the scheduler on reschedules) and cast each build."""
+        """Schedule (re-running the scheduler on reschedules) and cast each build.
+
+        Idempotent: instances that no longer wait for a host (the request was delivered
+        again, or superseded) are left alone; the scheduler's claims and the compute's
+        start refuse a duplicate that gets past this first look (allocations.py).
+        """
+        instances = await self._waiting(ctxt, instances)
+        if not instances:
+            return
         if request_spec is None:
             request_spec = await self.db.request_spec_get(ctxt, instances[0].uuid)
         filter_properties = dict(filter_properties or {})
         try:
             hosts = await self._schedule(ctxt, instances, filter_properties, request_spec)
+        except exception.UnexpectedTaskStateError as exc:
+            LOG.info("build of %s already handled elsewhere: %s", instances[0].uuid, exc)
+            return
         except Exception as exc:
             for instance in instances:
                 await self._set_error(ctxt, instance, exc)
             return
+        await self._cast_builds(
+            ctxt, instances, hosts, image, filter_properties, request_spec,
+            admin_password=admin_password, injected_files=injected_files,
+            requested_networks=requested_networks, security_groups=security_groups,
+            block_device_mapping=block_device_mapping,
+        )  # fmt: skip
+
+    async def _cast_builds(
+        self,
+        ctxt: RequestContext,
+        instances: list[Instance],
+        hosts: list[dict[str, Any]],
+        image: Any,
+        filter_properties: dict[str, Any],
+        request_spec: RequestSpec,
+        **build: Any,
+    ) -> None:
+        """One build_and_run_instance cast per instance, to its selected host."""
         for instance, host in zip(instances, hosts, strict=True):
             local_props = copy.deepcopy(filter_properties)
             scheduler_utils.populate_filter_properties(local_props, host, request_spec)
@@ -112,13 +143,9 @@ class ComputeTaskManager:
                 image,
                 request_spec,
                 local_props,
-                admin_password=admin_password,
-                injected_files=injected_files,
-                requested_networks=requested_networks,
-                security_groups=security_groups,
-                block_device_mapping=block_device_mapping,
                 node=host["nodename"],
                 limits=host["limits"],
+                **build,
             )
 
     async def _schedule(
@@ -128,23 +155,33 @@ class ComputeTaskManager:
         filter_properties: dict[str, Any],
         request_spec: RequestSpec,
     ) -> list[dict[str, Any]]:
-        """select_destinations, then record where each build goes (Nova's allocations
-        against the chosen node: what lets a compute that restarts before claiming find
-        the builds sent to it, init_host step 7, and the recovery tell them apart)."""
+        """select_destinations: the scheduler claims each chosen node and records where
+        each build goes (Nova's allocations against the chosen node: what lets a compute
+        that restarts before claiming find the builds sent to it, init_host step 7, and
+        the recovery tell them apart)."""
         scheduler_utils.populate_retry(
             filter_properties, instances[0].uuid, self.config.scheduler.max_attempts, request_spec
         )
         retry = filter_properties.get("retry")
         request_spec.retry = SchedulerRetries(**retry) if retry else None
         request_spec.num_instances = len(instances)
-        hosts = await self.scheduler.select_destinations(
+        return await self.scheduler.select_destinations(
             ctxt, request_spec, [i.uuid for i in instances]
         )
-        await self.db.build_selections_record(
-            ctxt,
-            [(i.uuid, h["host"], h["nodename"]) for i, h in zip(instances, hosts, strict=True)],
-        )
-        return hosts
+
+    async def _waiting(self, ctxt: RequestContext, instances: list[Instance]) -> list[Instance]:
+        """The instances that still wait for a host (fresh from the database)."""
+        waiting = []
+        for instance in instances:
+            try:
+                fresh = await self.db.instance_get(ctxt, instance.uuid)
+            except exception.InstanceNotFound:
+                continue
+            if _awaits_host(fresh):
+                waiting.append(fresh)
+            else:
+                LOG.info("build of %s delivered again or superseded: left alone", fresh.uuid)
+        return waiting
 
     async def rebuild_instance(
         self,
@@ -182,7 +219,17 @@ class ComputeTaskManager:
     async def _set_error(self, ctxt: RequestContext, instance: Instance, exc: Exception) -> None:
         """No host (or retries exhausted): ERROR, task None, a fault and a failed event."""
         LOG.info("build of %s failed in the conductor: %s", instance.uuid, exc)
-        tb = await error_out(self.db, self.host, ctxt, instance, exc)
+        tb = await error_out(
+            self.db, self.host, ctxt, instance, exc, expected_task=[task_states.SCHEDULING]
+        )
         if tb is not None:
             await self.db.action_event_start(ctxt, instance.uuid, EVENT_BUILD, self.host)
             await self.db.action_event_finish(ctxt, instance.uuid, EVENT_BUILD, "Error", tb)
+
+
+def _awaits_host(instance: Instance) -> bool:
+    return (
+        instance.vm_state == vm_states.BUILDING
+        and instance.task_state == task_states.SCHEDULING
+        and instance.host is None
+    )

@@ -42,16 +42,14 @@ class RebuildTask:
         host: str | None,
         request_spec: RequestSpec | None,
     ) -> None:
-        await self.db.action_event_start(ctxt, instance.uuid, EVENT_REBUILD, self.host)
+        if not await self.db.action_event_start_once(ctxt, instance.uuid, EVENT_REBUILD, self.host):
+            LOG.info("rebuild of %s delivered again: done or in progress", instance.uuid)
+            return
         migration = await self._accepted_migration(ctxt, instance) if recreate else None
-        node: str | None = None
-        limits: dict[str, Any] | None = None
-        # host is given for a same-image rebuild (its own host) and a forced evacuation;
-        # otherwise the scheduler picks an evacuation destination, or re-validates the
-        # instance's own host for a rebuild with a new image (the API forced it).
         try:
-            if host is None:
-                host, node, limits = await self._schedule(ctxt, instance, request_spec, recreate)
+            host, node, limits = await self._destination(
+                ctxt, instance, request_spec, recreate, host
+            )
         except Exception as exc:
             if orig_image_ref and orig_image_ref != image_ref:
                 instance.image_ref = orig_image_ref  # rebuild only: roll the new image back
@@ -84,6 +82,32 @@ class RebuildTask:
             ctxt, {"instance_uuid": instance.uuid, "status": "accepted"}
         )
         return found[-1] if found else None
+
+    async def _destination(
+        self,
+        ctxt: RequestContext,
+        instance: Instance,
+        spec: RequestSpec | None,
+        recreate: bool,
+        host: str | None,
+    ) -> tuple[str, str | None, dict[str, Any] | None]:
+        """(host, node, limits). ``host`` is given for a same-image rebuild (its own host)
+        and a forced evacuation; otherwise the scheduler picks an evacuation destination,
+        or re-validates the instance's own host for a rebuild with a new image."""
+        if host is None:
+            return await self._schedule(ctxt, instance, spec, recreate)
+        if recreate:
+            await self._claim_forced(ctxt, instance, host)
+        return host, None, None
+
+    async def _claim_forced(self, ctxt: RequestContext, instance: Instance, host: str) -> None:
+        """A forced evacuation skips the scheduler: its usage is still allocated on the
+        destination (Nova copies the allocations there), without limits."""
+        nodes = await self.db.compute_node_get_all_by_host(ctxt, host)
+        if nodes and nodes[0].id is not None:
+            f = instance.flavor
+            wanted = (f.memory_mb, f.root_gb + f.ephemeral_gb, f.vcpus) if f else (0, 0, 0)
+            await self.db.allocation_claim(ctxt, instance.uuid, nodes[0].id, wanted)
 
     async def _schedule(
         self, ctxt: RequestContext, instance: Instance, spec: RequestSpec | None, recreate: bool

@@ -56,6 +56,39 @@ async def event_start(
     )
 
 
+_LOCK_ACTION = (
+    "UPDATE instance_actions SET message=message"
+    f" WHERE id=(SELECT id FROM instance_actions {_OF_REQUEST}) RETURNING id"
+)
+_HAS_EVENT = "SELECT 1 FROM instance_actions_events WHERE action_id=? AND event=?"
+
+
+async def event_start_once(
+    engine: Engine, ctxt: RequestContext, uuid: str, event: str, host: str | None
+) -> bool:
+    """Open an event unless the request's action has it already: False then (the
+    request was delivered again; its work is done or in progress). The action row is
+    locked first, so of two deliveries at once exactly one opens the event. True,
+    recording nothing, when the request has no action (work the services start)."""
+    now = now_text()
+
+    async def job(tx: Tx) -> bool:
+        action = await tx.fetch(_LOCK_ACTION, (uuid, ctxt.request_id))
+        if not action:
+            return True
+        action_id = action[0][0]
+        if await tx.fetch(_HAS_EVENT, (action_id, event)):
+            return False
+        await tx.execute(
+            "INSERT INTO instance_actions_events (action_id, event, host, start_time)"
+            " VALUES (?,?,?,?)",
+            (action_id, event, host, now),
+        )
+        return True
+
+    return await engine.transaction(job)
+
+
 async def event_finish(
     engine: Engine,
     ctxt: RequestContext,

@@ -6,16 +6,30 @@ catalog, migrations, recovery) and binds the objects it returns to this store.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 from aionova import exception
+from aionova.config import DatabaseOpts
 from aionova.context import RequestContext
-from aionova.db import actions, catalog, hosts, instances, migrations, recovery, requests
+from aionova.db import (
+    actions,
+    allocations,
+    catalog,
+    hosts,
+    instances,
+    migrations,
+    recovery,
+    requests,
+)
+from aionova.db.connection import engine_for
 from aionova.db.engine import Engine
-from aionova.db.sqlite import SQLiteEngine
+from aionova.db.errors import DBConnectionError
+from aionova.db.retrying import Retrying, RetryPolicy
 from aionova.objects import (
     ComputeNode,
     Flavor,
@@ -29,32 +43,48 @@ from aionova.objects import (
     Service,
 )
 from aionova.objects.store import Ctx
+from aionova.states import task_states
 
+LOG = logging.getLogger(__name__)
 Obj = TypeVar("Obj", bound=NovaObject[Any])
 
 
-def engine_for(connection: str | Path) -> Engine:
-    """The engine of a ``[database] connection``: ``sqlite:///PATH`` or a bare path."""
-    text = str(connection)
-    if text.startswith("sqlite:///"):
-        return SQLiteEngine(text.removeprefix("sqlite:///"))
-    if "://" in text:
-        scheme = text.partition("://")[0]
-        raise exception.InvalidConfiguration(reason=f"unsupported database URL scheme {scheme!r}")
-    return SQLiteEngine(text)
-
-
 class Database:
-    """Shared by api, conductor and scheduler; objects it returns are bound to it."""
+    """Shared by api, conductor and scheduler; objects it returns are bound to it.
 
-    def __init__(self, connection: str | Path | Engine) -> None:
+    ``connection`` is a URL or path (see ``engine_for``) or an engine; ``opts`` the
+    ``[database]`` settings (pool size, retries). ``retrying()`` gives the services'
+    view of the same database: calls re-run over a lost connection (retrying.py).
+    """
+
+    def __init__(self, connection: str | Path | Engine, opts: DatabaseOpts | None = None) -> None:
+        self.opts = opts or DatabaseOpts()
         self.engine: Engine = (
-            engine_for(connection) if isinstance(connection, (str, Path)) else connection
+            engine_for(connection, self.opts) if isinstance(connection, (str, Path)) else connection
         )
 
+    def retrying(self, policy: RetryPolicy | None = None) -> Database:
+        """This database for a service: retryable failures re-run (same engine; open and
+        close stay with this object)."""
+        o = self.opts
+        policy = policy or RetryPolicy(
+            o.db_max_retries, o.db_retry_interval, o.db_max_retry_interval
+        )
+        return Database(Retrying(self.engine, policy), self.opts)
+
     async def open(self) -> Database:
-        await self.engine.open()
-        return self
+        """Connect (retrying ``max_retries`` times, oslo.db's startup rule) and migrate."""
+        attempt = 0
+        while True:
+            try:
+                await self.engine.open()
+                return self
+            except DBConnectionError as exc:
+                attempt += 1
+                if 0 <= self.opts.max_retries < attempt:
+                    raise
+                LOG.warning("cannot reach the database (attempt %d): %s", attempt, exc)
+                await asyncio.sleep(self.opts.retry_interval)
 
     async def close(self) -> None:
         await self.engine.close()
@@ -148,6 +178,34 @@ class Database:
         )
         return None if found is None else self._bound(ctxt, found)
 
+    async def instance_start_build(self, ctxt: Ctx, uuid: str, host: str) -> Instance:
+        started, live = await requests.start_build(self.engine, uuid, host)
+        if started is None:
+            instances.raise_conflict(uuid, live, [task_states.SCHEDULING])
+        return self._bound(ctxt, instances.to_instance(started))
+
+    # -- allocations ---------------------------------------------------------------------
+    async def allocation_claim(
+        self,
+        ctxt: Ctx,
+        instance_uuid: str,
+        node_id: int,
+        resources: tuple[int, int, int],
+        limits: dict[str, Any] | None = None,
+    ) -> tuple[bool, tuple[int, int, int]]:
+        return await allocations.claim(self.engine, instance_uuid, node_id, resources, limits)
+
+    async def allocation_delete(
+        self, ctxt: Ctx, instance_uuid: str, host: str | None = None
+    ) -> None:
+        await allocations.delete(self.engine, instance_uuid, host)
+
+    async def allocation_delete_orphans(self, ctxt: Ctx) -> int:
+        return await allocations.delete_orphans(self.engine)
+
+    async def allocation_usage_by_node(self, ctxt: Ctx) -> dict[int, tuple[int, int, int]]:
+        return await allocations.usage_by_node(self.engine)
+
     # -- request specs and build selections ----------------------------------------------
     async def request_spec_save(self, ctxt: Ctx, spec: RequestSpec) -> None:
         await requests.spec_save(self.engine, spec)
@@ -168,6 +226,11 @@ class Database:
         self, ctxt: RequestContext, uuid: str, event: str, host: str | None = None
     ) -> None:
         await actions.event_start(self.engine, ctxt, uuid, event, host)
+
+    async def action_event_start_once(
+        self, ctxt: RequestContext, uuid: str, event: str, host: str | None = None
+    ) -> bool:
+        return await actions.event_start_once(self.engine, ctxt, uuid, event, host)
 
     async def action_event_finish(
         self,
@@ -241,6 +304,9 @@ class Database:
     # -- flavors and images ----------------------------------------------------------------------
     async def flavor_create(self, ctxt: Ctx, flavor: Flavor) -> Flavor:
         return await catalog.flavor_create(self.engine, flavor)
+
+    async def flavor_delete(self, ctxt: Ctx, flavorid: str) -> None:
+        await catalog.flavor_delete(self.engine, flavorid)
 
     async def flavor_get_all(self, ctxt: Ctx) -> list[Flavor]:
         return await catalog.flavor_get_all(self.engine)

@@ -4,11 +4,21 @@ from __future__ import annotations
 
 from aionova import exception
 from aionova.db.engine import Engine, Row, Tx
+from aionova.db.errors import DBDuplicateEntry
 from aionova.db.rows import from_row, insert_sql, to_db
 from aionova.objects import Flavor, ImageMeta
 
 _IMAGE_JSON = frozenset({"properties"})
-_FLAVOR_COLS = ("flavorid", "name", "memory_mb", "vcpus", "root_gb", "ephemeral_gb", "swap")
+_FLAVOR_COLS = (
+    "flavorid",
+    "name",
+    "memory_mb",
+    "vcpus",
+    "root_gb",
+    "ephemeral_gb",
+    "swap",
+    "description",
+)
 _IMAGE_COLS = ("id", "name", "status", "min_ram", "min_disk", "size", "properties")
 _FLAVOR = "SELECT * FROM flavors WHERE flavorid=?"
 _IMAGE = "SELECT * FROM images WHERE id=?"
@@ -19,10 +29,22 @@ def _image(row: Row) -> ImageMeta:
 
 
 async def flavor_create(engine: Engine, flavor: Flavor) -> Flavor:
-    rows = await engine.fetch(
-        insert_sql("flavors", _FLAVOR_COLS), tuple(getattr(flavor, c) for c in _FLAVOR_COLS)
-    )
+    """Insert a flavor; ``FlavorExists`` when its id or name is taken."""
+    try:
+        rows = await engine.fetch(
+            insert_sql("flavors", _FLAVOR_COLS), tuple(getattr(flavor, c) for c in _FLAVOR_COLS)
+        )
+    except DBDuplicateEntry:
+        if await engine.fetch(_FLAVOR, (flavor.flavorid,)):
+            raise exception.FlavorIdExists(flavor_id=flavor.flavorid) from None
+        raise exception.FlavorExists(name=flavor.name) from None
     return from_row(Flavor, rows[0])
+
+
+async def flavor_delete(engine: Engine, flavorid: str) -> None:
+    """Remove a flavor (instances keep their copy); ``FlavorNotFound``."""
+    if not await engine.execute("DELETE FROM flavors WHERE flavorid=?", (flavorid,)):
+        raise exception.FlavorNotFound(flavor_id=flavorid)
 
 
 async def flavor_get_all(engine: Engine) -> list[Flavor]:

@@ -7,7 +7,7 @@ from typing import Any, NoReturn
 
 from aionova import exception
 from aionova.context import RequestContext
-from aionova.db import actions, requests
+from aionova.db import actions, allocations, requests
 from aionova.db.engine import Engine, Row, Tx
 from aionova.db.rows import INSTANCE_JSON, from_row, insert_sql, now_text, to_db, utcnow, where_in
 from aionova.objects import Instance, RequestSpec
@@ -154,10 +154,10 @@ async def update(
     updated, rows = await engine.transaction(job, one_write=True)  # the SELECT only reads
     if updated:
         return to_instance(rows[0])
-    _raise_conflict(uuid, rows, expected_task)
+    raise_conflict(uuid, rows, expected_task)
 
 
-def _raise_conflict(uuid: str, rows: list[Row], expected_task: Expected) -> NoReturn:
+def raise_conflict(uuid: str, rows: list[Row], expected_task: Expected) -> NoReturn:
     if not rows:
         raise exception.InstanceNotFound(instance_id=uuid)
     current = to_instance(rows[0])
@@ -172,8 +172,8 @@ def _raise_conflict(uuid: str, rows: list[Row], expected_task: Expected) -> NoRe
 
 
 async def destroy(engine: Engine, uuid: str) -> Instance:
-    """Soft-delete: vm DELETED, task None, terminated. Its build selection goes in the
-    same transaction (where Nova deletes the instance's placement allocations)."""
+    """Soft-delete: vm DELETED, task None, terminated. Its build selection and its
+    allocations go in the same transaction (Nova deletes its placement allocations)."""
     now = now_text()
     params = (vm_states.DELETED, power_state.NOSTATE, now, now, uuid)
 
@@ -181,6 +181,7 @@ async def destroy(engine: Engine, uuid: str) -> Instance:
         rows = await tx.fetch(_DESTROY, params)
         if rows:
             await tx.execute(requests.SELECTION_DELETE, (uuid,))
+            await tx.execute(allocations.DELETE_ALL, (uuid,))
         return rows
 
     rows = await engine.transaction(job)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from aionova.db import actions, requests
+from aionova.db import actions, allocations, requests
 from aionova.db.engine import Engine, Row, Tx
 from aionova.db.instances import to_instance
 from aionova.db.rows import fmt_time, now_text, to_db, update_sql
@@ -75,6 +75,8 @@ async def recover(
             now = now_text()
             await tx.execute(_DESTROY, (vm_states.DELETED, power_state.NOSTATE, now, uuid))
             await tx.execute(requests.SELECTION_DELETE, (uuid,))
+        if destroy or (rows[0]["vm_state"] == vm_states.ERROR and rows[0]["host"] is None):
+            await tx.execute(allocations.DELETE_ALL, (uuid,))  # a build that never landed
         return rows[0]
 
     row = await engine.transaction(job)

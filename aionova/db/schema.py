@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from aionova.db.engine import Engine
+
 MIGRATIONS: list[tuple[int, str]] = [
     (
         1,
@@ -110,6 +115,42 @@ MIGRATIONS: list[tuple[int, str]] = [
         ALTER TABLE compute_nodes ADD COLUMN supported_instances TEXT NOT NULL DEFAULT '[]';
         """,
     ),
+    (
+        # Allocations: what the scheduler claimed for each instance on each node, checked
+        # against the node's limits under its generation (placement's model); the
+        # instances already placed keep theirs. Flavor names are unique, as in Nova.
+        5,
+        """
+        CREATE TABLE allocations (
+            instance_uuid TEXT NOT NULL, node_id INTEGER NOT NULL,
+            host TEXT NOT NULL, node TEXT NOT NULL,
+            memory_mb INTEGER NOT NULL, disk_gb INTEGER NOT NULL, vcpus INTEGER NOT NULL,
+            created_at TEXT,
+            PRIMARY KEY (instance_uuid, node_id)
+        );
+        CREATE INDEX allocations_node ON allocations (node_id);
+        ALTER TABLE compute_nodes ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE compute_nodes ADD COLUMN reserved_memory_mb INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE compute_nodes ADD COLUMN reserved_disk_gb INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE compute_nodes ADD COLUMN reserved_vcpus INTEGER NOT NULL DEFAULT 0;
+        INSERT INTO allocations
+            (instance_uuid, node_id, host, node, memory_mb, disk_gb, vcpus, created_at)
+        SELECT i.uuid, n.id, n.host, n.hypervisor_hostname, COALESCE(i.memory_mb, 0),
+            COALESCE(i.root_gb, 0) + COALESCE(i.ephemeral_gb, 0), COALESCE(i.vcpus, 0),
+            i.updated_at
+        FROM instances i JOIN compute_nodes n
+            ON n.host = i.host AND n.hypervisor_hostname = i.node AND n.deleted = 0
+        WHERE i.deleted = 0;
+        CREATE UNIQUE INDEX flavors_name ON flavors (name);
+        ALTER TABLE flavors ADD COLUMN description TEXT;
+        """,
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]
+
+
+async def current_version(engine: Engine) -> int:
+    """The newest migration applied to an open database."""
+    rows = await engine.fetch("SELECT MAX(version) FROM schema_version")
+    return int(rows[0][0] or 0)

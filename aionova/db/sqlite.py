@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from aionova.db.engine import Job, Params, Row, run_to_end
+from aionova.db.errors import DBDeadlock, DBDuplicateEntry, DBError
 from aionova.db.schema import MIGRATIONS
 
 LOG = logging.getLogger(__name__)
@@ -90,7 +91,8 @@ def _run_batch(conn: sqlite3.Connection, work: list[tuple[Work, int]]) -> list[t
             conn.execute("SAVEPOINT job")
         try:
             value = unit(conn)
-        except Exception as exc:
+        except Exception as error:
+            exc = translate(error)
             if writes and not conn.in_transaction:
                 # SQLite rolled the whole transaction back (I/O error, full disk …):
                 # what earlier units did is gone too, so they fail with this error.
@@ -110,8 +112,24 @@ def _run_batch(conn: sqlite3.Connection, work: list[tuple[Work, int]]) -> list[t
         except Exception as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            return [(False, exc)] * len(work)
+            return [(False, translate(exc))] * len(work)
     return results
+
+
+def translate(exc: Exception) -> Exception:
+    """A sqlite3 error as the database error it means (others are left as they are)."""
+    if not isinstance(exc, sqlite3.Error):
+        return exc
+    text = str(exc)
+    out: DBError
+    if isinstance(exc, sqlite3.IntegrityError) and ("UNIQUE" in text or "PRIMARY KEY" in text):
+        out = DBDuplicateEntry(text)
+    elif isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text):
+        out = DBDeadlock(text)
+    else:
+        out = DBError(f"{type(exc).__name__}: {text}")
+    out.__cause__ = exc
+    return out
 
 
 def _connect(path: str) -> sqlite3.Connection:
@@ -188,6 +206,9 @@ class SQLiteEngine:
         try:
             conn = await worker.submit(lambda: _connect(self.path))
             await worker.submit(lambda: _migrate(conn))
+        except sqlite3.Error as exc:
+            worker.stop()
+            raise DBError(f"SQLite database {self.path}: {exc}") from exc
         except BaseException:
             worker.stop()
             raise
@@ -252,7 +273,7 @@ class SQLiteEngine:
             self._pending = []
             raise
         except Exception as exc:  # the connection failed (e.g. closed, locked)
-            results = [(False, exc)] * len(batch)
+            results = [(False, translate(exc))] * len(batch)
         for (_, _, future), (ok, value) in zip(batch, results, strict=True):
             _settle(future, ok, value)
 

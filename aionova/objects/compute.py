@@ -67,8 +67,8 @@ class ComputeNode(NovaObject[ComputeNodeStore], kw_only=True):
     hypervisor runs (``supported_instances``: (arch, hv_type, vm_mode); Nova's
     ``supported_hv_specs``)."""
 
-    # 1.1: supported_instances
-    VERSION: ClassVar[str] = "1.1"
+    # 1.1: supported_instances; 1.2: reserved_* (what the host keeps for itself)
+    VERSION: ClassVar[str] = "1.2"
     id: int | None = None
     uuid: str
     host: str
@@ -86,6 +86,9 @@ class ComputeNode(NovaObject[ComputeNodeStore], kw_only=True):
     ram_allocation_ratio: float = 1.5
     disk_allocation_ratio: float = 1.0
     supported_instances: list[tuple[str, str, str]] = []
+    reserved_memory_mb: int = 0
+    reserved_disk_gb: int = 0
+    reserved_vcpus: int = 0
     updated_at: dt.datetime | None = None
 
     async def save(self) -> None:

@@ -43,7 +43,8 @@ class InstanceStore(Protocol):
 class Flavor(NovaObject[object], kw_only=True):
     """Sizes an instance asks for."""
 
-    VERSION: ClassVar[str] = "1.1"
+    # 1.2: description (microversion 2.55)
+    VERSION: ClassVar[str] = "1.2"
     id: int | None = None
     flavorid: str
     name: str
@@ -52,6 +53,7 @@ class Flavor(NovaObject[object], kw_only=True):
     root_gb: int = 0
     ephemeral_gb: int = 0
     swap: int = 0
+    description: str | None = None
 
 
 class ImageMeta(NovaObject[object], kw_only=True):

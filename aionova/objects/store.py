@@ -129,6 +129,49 @@ class ObjectStore(InstanceStore, ServiceStore, ComputeNodeStore, MigrationStore,
         delete. None when the instance changed since it was read."""
         ...
 
+    @since("3.3")
+    async def instance_start_build(self, ctxt: Ctx, uuid: str, host: str) -> Instance:
+        """A compute starts a build (task ``scheduling`` → None) only if the build still
+        waits for a host and was last sent to ``host``: ``UnexpectedTaskStateError`` when
+        it was started (or deleted …) already, ``InstanceUpdateConflict`` when it was sent
+        elsewhere since. Exactly one compute starts each build, however often it arrives."""
+        ...
+
+    # -- allocations (what the scheduler claimed per instance and node) -------------------
+    @since("3.3")
+    async def allocation_claim(
+        self,
+        ctxt: Ctx,
+        instance_uuid: str,
+        node_id: int,
+        resources: tuple[int, int, int],
+        limits: dict[str, Any] | None = None,
+    ) -> tuple[bool, tuple[int, int, int]]:
+        """Atomically claim (memory MB, disk GB, vCPUs) on a node if it fits ``limits``
+        (the scheduler's, as the compute's claim tests them): (claimed, what the node's
+        other allocations use). A build's claim replaces the instance's others and
+        records where the build goes; an evacuation's adds one. A duplicate or stale
+        request raises ``UnexpectedTaskStateError``."""
+        ...
+
+    @since("3.3")
+    async def allocation_delete(
+        self, ctxt: Ctx, instance_uuid: str, host: str | None = None
+    ) -> None:
+        """Drop an instance's allocations (only those on ``host``'s nodes, if given)."""
+        ...
+
+    @since("3.3")
+    async def allocation_delete_orphans(self, ctxt: Ctx) -> int:
+        """Drop allocations of deleted instances and of builds that failed without a host;
+        how many."""
+        ...
+
+    @since("3.3")
+    async def allocation_usage_by_node(self, ctxt: Ctx) -> dict[int, tuple[int, int, int]]:
+        """Compute node id → (memory MB, disk GB, vCPUs) allocated on it."""
+        ...
+
     # -- request specs and build selections --------------------------------------------
     @since("3.2")
     async def request_spec_save(self, ctxt: Ctx, spec: RequestSpec) -> None:
@@ -157,6 +200,15 @@ class ObjectStore(InstanceStore, ServiceStore, ComputeNodeStore, MigrationStore,
         self, ctxt: RequestContext, uuid: str, event: str, host: str | None = None
     ) -> None:
         """Open an event of the request's action (nothing when it has none)."""
+        ...
+
+    @since("3.3")
+    async def action_event_start_once(
+        self, ctxt: RequestContext, uuid: str, event: str, host: str | None = None
+    ) -> bool:
+        """Open an event of the request's action unless it has one of that name already:
+        False then (a duplicate delivery: the work is done or in progress). True (and
+        nothing recorded) when the request has no action."""
         ...
 
     async def action_event_finish(
@@ -242,7 +294,12 @@ class ObjectStore(InstanceStore, ServiceStore, ComputeNodeStore, MigrationStore,
     # -- flavors and images ----------------------------------------------------------------------
     @since("3.2")
     async def flavor_create(self, ctxt: Ctx, flavor: Flavor) -> Flavor:
-        """Insert a flavor."""
+        """Insert a flavor (``FlavorExists`` / ``FlavorIdExists`` when taken)."""
+        ...
+
+    @since("3.3")
+    async def flavor_delete(self, ctxt: Ctx, flavorid: str) -> None:
+        """Remove a flavor (instances keep their copy); ``FlavorNotFound`` otherwise."""
         ...
 
     @since("3.2")

@@ -58,6 +58,10 @@ class HostManager:
                     self._states_by_host.setdefault(node.host, []).append(known)
                 known.update_from_compute_node(node)
                 self._nodes_since = _later(self._nodes_since, node.updated_at)
+            allocated = await self.db.allocation_usage_by_node(ctxt)
+            for state in self.host_states.values():
+                if state.node_id is not None:
+                    state.use_allocations(allocated.get(state.node_id, (0, 0, 0)))
             self._generation += 1
 
     def candidates(self, spec: RequestSpec) -> tuple[list[HostState], bool]:

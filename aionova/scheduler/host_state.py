@@ -11,6 +11,9 @@ class HostState:
 
     def __init__(self, host: str, nodename: str) -> None:
         self.host, self.nodename = host, nodename
+        self.node_id: int | None = None
+        self.reserved: tuple[int, int, int] = (0, 0, 0)  # memory MB, disk GB, vCPUs
+        self.reported: tuple[int, int, int] = (0, 0, 0)  # used, as the compute said
         self.total_usable_ram_mb = 0
         self.free_ram_mb = 0
         self.total_usable_disk_gb = 0
@@ -34,6 +37,9 @@ class HostState:
         if self.updated is not None and stamp is not None and stamp <= self.updated:
             return
         self.updated = stamp
+        self.node_id = node.id
+        self.reserved = (node.reserved_memory_mb, node.reserved_disk_gb, node.reserved_vcpus)
+        self.reported = (node.memory_mb_used, node.local_gb_used, node.vcpus_used)
         self.total_usable_ram_mb = node.memory_mb
         self.free_ram_mb = node.free_ram_mb
         self.total_usable_disk_gb = node.local_gb
@@ -44,6 +50,17 @@ class HostState:
         self.ram_allocation_ratio = node.ram_allocation_ratio
         self.disk_allocation_ratio = node.disk_allocation_ratio
         self.supported_instances = list(node.supported_instances)
+
+    def use_allocations(self, allocated: tuple[int, int, int]) -> None:
+        """What the database's allocations say this node uses (what racing schedulers
+        claimed), when that is more than the compute reported."""
+        memory, disk, vcpus = (
+            max(rep, res + alloc)
+            for rep, res, alloc in zip(self.reported, self.reserved, allocated, strict=True)
+        )
+        self.free_ram_mb = self.total_usable_ram_mb - memory
+        self.free_disk_mb = (self.total_usable_disk_gb - disk) * 1024
+        self.vcpus_used = vcpus
 
     def consume_from_request(self, spec: RequestSpec) -> None:
         """Account for an instance just placed here."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from typing import Any
 
 from aionova import exception, rpc
@@ -39,7 +40,7 @@ class SchedulerManager(Manager):
         self.rebuild_filters = [f for f in self.filters if f.RUN_ON_REBUILD]
         self.weighers = [RAMWeigher(config.scheduler.ram_weight_multiplier)]
 
-    @rpc.expected_exceptions(exception.NoValidHost)
+    @rpc.expected_exceptions(exception.NoValidHost, exception.UnexpectedTaskStateError)
     async def select_destinations(
         self,
         ctxt: RequestContext,
@@ -48,43 +49,92 @@ class SchedulerManager(Manager):
     ) -> list[dict[str, Any]]:
         """One ``{host, nodename, limits}`` per instance, or ``NoValidHost`` (all or nothing).
 
+        Each chosen host is claimed in the database (allocations.py) before it is
+        returned, walking the weighed hosts until a claim holds: schedulers that race
+        for the same hosts never overcommit one. A request for an instance that no
+        longer waits for a host (a duplicate) raises ``UnexpectedTaskStateError``.
         A rebuild check only re-validates the instance's current host: it runs the
-        RUN_ON_REBUILD filters and consumes nothing (the instance is already there).
+        RUN_ON_REBUILD filters and claims nothing (the instance is already there).
         """
         await self.host_manager.refresh(ctxt)
         rebuild = request_is_rebuild(spec_obj)
         filters = self.rebuild_filters if rebuild else self.filters
-        count = len(instance_uuids) if instance_uuids else spec_obj.num_instances
-        chosen: list[HostState] = []
+        uuids: list[str | None] = (
+            [*instance_uuids] if instance_uuids else [None] * spec_obj.num_instances
+        )
+        claimed: list[tuple[str, HostState]] = []
         selections = []
-        for _ in range(count):
-            host = self._choose(spec_obj, filters)
-            if host is None:
-                break
-            if not rebuild:
-                host.consume_from_request(spec_obj)
-                chosen.append(host)
-            selections.append(
-                {"host": host.host, "nodename": host.nodename, "limits": dict(host.limits)}
-            )
-        if len(selections) < count:
-            for host in chosen:  # give back what this request took
-                _release(host, spec_obj)
+        try:
+            for uuid in uuids:
+                placed = await self._place(ctxt, spec_obj, filters, uuid, claim=not rebuild)
+                if placed is None:
+                    break
+                host, limits = placed
+                if not rebuild:
+                    host.consume_from_request(spec_obj)
+                    if uuid is not None:
+                        claimed.append((uuid, host))
+                selections.append({"host": host.host, "nodename": host.nodename, "limits": limits})
+        except BaseException:
+            await self._release(ctxt, spec_obj, claimed)
+            raise
+        if len(selections) < len(uuids):
+            await self._release(ctxt, spec_obj, claimed)
             raise exception.NoValidHost(reason="There are not enough hosts available.")
         return selections
 
-    def _choose(self, spec: RequestSpec, filters: list[BaseHostFilter]) -> HostState | None:
+    async def _place(
+        self,
+        ctxt: RequestContext,
+        spec: RequestSpec,
+        filters: list[BaseHostFilter],
+        uuid: str | None,
+        *,
+        claim: bool,
+    ) -> tuple[HostState, dict[str, float]] | None:
+        """The best host that passes the filters and whose claim holds, with its limits."""
+        for host, limits in self._passing(spec, filters):
+            if not claim or uuid is None or host.node_id is None:
+                return host, limits
+            f = spec.flavor
+            wanted = (f.memory_mb, f.root_gb + f.ephemeral_gb, f.vcpus)
+            ok, used = await self.store.allocation_claim(ctxt, uuid, host.node_id, wanted, limits)
+            if ok:
+                return host, limits
+            host.use_allocations(used)  # another scheduler got there first
+        return None
+
+    def _passing(
+        self, spec: RequestSpec, filters: list[BaseHostFilter]
+    ) -> Iterator[tuple[HostState, dict[str, float]]]:
+        """Hosts that pass the filters, best first, each with the limits the filters set
+        (copied: other requests filter the same host while a claim is awaited); the first
+        ``host_subset_size`` of them in random order (Nova's spreading of equal choices)."""
         hosts, run_filters = self.host_manager.candidates(spec)
-        passing: list[HostState] = []
         subset = max(1, self.config.scheduler.host_subset_size)
+        head: list[tuple[HostState, dict[str, float]]] = []
         for host in ranked(hosts, spec, self.weighers):
             host.limits = {}
             if run_filters and not all(f.host_passes(host, spec) for f in filters):
                 continue
-            passing.append(host)
-            if len(passing) >= subset:
-                break
-        return random.choice(passing) if passing else None
+            if len(head) < subset:
+                head.append((host, dict(host.limits)))
+                if len(head) == subset:
+                    random.shuffle(head)
+                    yield from head
+                continue
+            yield host, dict(host.limits)
+        if len(head) < subset:
+            random.shuffle(head)
+            yield from head
+
+    async def _release(
+        self, ctxt: RequestContext, spec: RequestSpec, claimed: list[tuple[str, HostState]]
+    ) -> None:
+        """Give back what this request claimed (all or nothing)."""
+        for uuid, host in claimed:
+            _release(host, spec)
+            await self.store.allocation_delete(ctxt, uuid, host.host)
 
 
 def _release(host: HostState, spec: RequestSpec) -> None:

@@ -13,6 +13,7 @@ from aionova.context import RequestContext
 from aionova.deployment import AllInOne
 from aionova.objects import Flavor, ImageMeta, Instance
 from aionova.states import task_states, vm_states
+from tests.conftest import DatabaseFactory
 
 FLAVORS = [
     Flavor(flavorid="1", name="m1.tiny", memory_mb=512, vcpus=1, root_gb=1),
@@ -52,12 +53,15 @@ def ctxt() -> RequestContext:
 
 
 @pytest.fixture
-async def make_cloud(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[AllInOne]]]:
+async def make_cloud(
+    tmp_path: Path, databases: DatabaseFactory
+) -> AsyncIterator[Callable[..., Awaitable[AllInOne]]]:
     """Factory: ``cloud = await make_cloud(config)``; every cloud is stopped at teardown."""
     started: list[AllInOne] = []
 
     async def factory(config: Config | None = None) -> AllInOne:
-        cloud = AllInOne(config or fast_config(), tmp_path / f"nova{len(started)}.sqlite")
+        url = databases.url(tmp_path, f"nova{len(started)}")
+        cloud = AllInOne(config or fast_config(), url)
         await cloud.start()
         started.append(cloud)
         await seed(cloud)

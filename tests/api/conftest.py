@@ -4,7 +4,6 @@ Keystone mode against the real Keystone of ``scripts/keystone.sh``)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -32,8 +31,8 @@ def at(version: str, headers: dict[str, str] | None = None) -> dict[str, str]:
 
 
 @pytest.fixture
-async def cloud(tmp_path: Path) -> AsyncIterator[AllInOne]:
-    aio = AllInOne(fast_config(), tmp_path / "api.sqlite")
+async def cloud(db_url: str) -> AsyncIterator[AllInOne]:
+    aio = AllInOne(fast_config(), db_url)
     await aio.start()
     try:
         await seed(aio.db)

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import database_for
 from tests.keystone import keystone
 
 __all__ = ["keystone"]  # the session fixture (scripts/keystone.sh), for this directory
@@ -173,7 +174,7 @@ def start_cloud(tmp: Path) -> Iterator[Cloud]:
             "--port",
             str(port),
             "--database",
-            str(tmp / "nova.sqlite"),
+            database_for(tmp),
             "--computes",
             "3",
         ],

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.clients.conftest import Process, call, free_port, wait_http
+from tests.conftest import database_for
 
 CIRROS = "155d900f-4e14-4e4c-a73d-069cbf4541e6"
 BURST = 24
@@ -23,8 +24,8 @@ RECOVERY_ENV = {
 }
 
 
-def _start(tmp: Path, port: int, log: str) -> Process:
-    args = ["all-in-one", "--port", str(port), "--database", str(tmp / "nova.sqlite")]
+def _start(tmp: Path, port: int, log: str, database: str) -> Process:
+    args = ["all-in-one", "--port", str(port), "--database", database]
     args += ["--computes", "3", "--spawn-latency", "0.3"]
     proc = Process(args, tmp / log, env=RECOVERY_ENV)
     wait_http(f"http://127.0.0.1:{port}/v2.1")
@@ -47,7 +48,8 @@ def _view(base: str, ident: str) -> dict[str, Any]:
 
 def test_builds_accepted_before_a_crash_settle_after_restart(tmp_path: Path) -> None:
     port = free_port()
-    first = _start(tmp_path, port, "before.log")
+    database = database_for(tmp_path)  # the restart finds what the crash left
+    first = _start(tmp_path, port, "before.log", database)
     base = f"http://127.0.0.1:{port}"
     try:
         with ThreadPoolExecutor(8) as pool:
@@ -55,7 +57,7 @@ def test_builds_accepted_before_a_crash_settle_after_restart(tmp_path: Path) -> 
     finally:
         first.kill()  # SIGKILL right after the last 202
     port = free_port()
-    second = _start(tmp_path, port, "after.log")
+    second = _start(tmp_path, port, "after.log", database)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + SETTLE_BOUND

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from tests.clients.conftest import NOVA, OPENSTACK, Process, _run, free_port, table, wait_http
+from tests.conftest import database_for
 from tests.keystone import ADMIN_PASSWORD, PASSWORD, SERVICE_PASSWORD, Keystone
 
 pytestmark = pytest.mark.keystone
@@ -81,7 +82,7 @@ def kcloud(keystone: Keystone, tmp_path_factory: pytest.TempPathFactory) -> Iter
         "AIONOVA_KEYSTONE_AUTHTOKEN__PROJECT_NAME": "service",
     }
     log = tmp / "all-in-one.log"
-    argv = ["all-in-one", "--port", str(port), "--database", str(tmp / "nova.sqlite")]
+    argv = ["all-in-one", "--port", str(port), "--database", database_for(tmp)]
     proc = Process(argv, log, env)
     try:
         wait_http(f"{base}/v2.1")

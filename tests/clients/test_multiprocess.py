@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.clients.conftest import Process, call, free_port, wait_http
+from tests.conftest import database_for
 
 pytestmark = pytest.mark.rabbit
 CIRROS = "155d900f-4e14-4e4c-a73d-069cbf4541e6"
@@ -29,7 +30,7 @@ def _private(url: str) -> str:
 class Deployment:
     def __init__(self, tmp: Path, url: str) -> None:
         self.tmp, self.url = tmp, url
-        self.db = str(tmp / "nova.sqlite")
+        self.db = database_for(tmp)
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.computes: dict[str, Process] = {}

@@ -31,6 +31,7 @@ HEAVY = (
     "re2",
     "oslo_policy",
     "oslo_config",
+    "asyncpg",
 )
 
 
@@ -167,7 +168,7 @@ def test_the_command_without_the_nova_extra_says_what_to_install(base_venv: Path
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
     assert "pip install 'aionova-openstack[nova]'" in done.stderr
-    assert "missing: aio_pika, aiohttp, re2, oslo_policy" in done.stderr
+    assert "missing: aio_pika, aiohttp, re2, oslo_policy, asyncpg" in done.stderr
 
 
 def test_the_nova_extra_lists_what_the_command_checks() -> None:

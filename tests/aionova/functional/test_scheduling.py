@@ -29,8 +29,10 @@ async def test_flavor_too_big_goes_error_with_fault(cloud: AllInOne, ctxt: Reque
 
 
 async def test_claim_failure_reschedules_to_another_host(make_cloud, ctxt: RequestContext):
-    """Scenarios 5 and 69: a stale scheduler view sends a build to a full host; its claim
-    fails, the instance goes back to scheduling and lands on the other host."""
+    """Scenarios 5 and 69: the compute's own claim is still checked. A stale scheduler
+    view and allocations that lost the first instance (drift the database claim cannot
+    see) send a build to a full host; its compute claim fails, the instance goes back
+    to scheduling and lands on the other host."""
     cloud = await make_cloud(fast_config(ram_allocation_ratio=1.0))
     await cloud.add_compute("full", FakeDriver(memory_mb=1536))  # room for one m1.small
     await cloud.add_compute("roomy", FakeDriver(memory_mb=8192))
@@ -44,6 +46,9 @@ async def test_claim_failure_reschedules_to_another_host(make_cloud, ctxt: Reque
     await scheduler.host_manager.refresh(ctxt)
     stale = scheduler.host_manager.host_states[("full", "full")]
     stale.free_ram_mb, stale.updated = 100_000, "9999"  # the view lags: "full" looks empty
+    stale.reported = (512, 0, 0)
+    scheduler.weighers[0].multiplier = -1.0  # stack: the fuller host first
+    await cloud.db.allocation_delete(None, first.uuid)  # and so do the allocations
 
     (second,), _ = await cloud.api.create(ctxt, "2", IMAGE.id)
     (second,) = await wait_settled(cloud, [second.uuid])

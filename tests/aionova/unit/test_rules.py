@@ -43,8 +43,8 @@ def test_services_talk_through_rpcapi_only() -> None:
 
 
 @pytest.fixture
-async def db(tmp_path):
-    async with Database(tmp_path / "v.sqlite") as database:
+async def db(db_url):
+    async with Database(db_url) as database:
         yield database
 
 

@@ -76,11 +76,12 @@ def test_conductor_versions() -> None:
     methods = store_methods()
     assert since_of(methods["instance_update"]) == "3.0"
     assert since_of(methods["instance_get_unclaimed_builds"]) == "3.1"
-    assert {since_of(m) for m in methods.values()} <= {"3.0", "3.1", "3.2"}
-    assert ConductorManager.target.version == "3.2"
+    assert since_of(methods["allocation_claim"]) == "3.3"
+    assert {since_of(m) for m in methods.values()} <= {"3.0", "3.1", "3.2", "3.3"}
+    assert ConductorManager.target.version == "3.3"
 
 
-async def test_calls_go_through_the_conductor_unchanged(tmp_path: Path) -> None:
+async def test_calls_go_through_the_conductor_unchanged(tmp_path: Path, db_url: str) -> None:
     """The generated client and endpoint on a real conductor: results equal the
     database's, exceptions arrive rebuilt, objects come back bound to the client."""
     from aionova import exception
@@ -88,7 +89,7 @@ async def test_calls_go_through_the_conductor_unchanged(tmp_path: Path) -> None:
     from aionova.service import Service
 
     config = fast_config()
-    async with Database(tmp_path / "seam.sqlite") as db:
+    async with Database(db_url) as db:
         transport = get_transport(f"memory://seam-{tmp_path.name}")
         conductor = Service(
             "nova-conductor", "conductor", "c1", ConductorManager("c1", config, transport, db)
