@@ -20,6 +20,7 @@ from aionova.api import views
 from aionova.api.common import DB, base_url, ctxt_of, reply, version_of
 from aionova.api.faults import bad_request
 from aionova.api.policy import authorize
+from aionova.api.schemas import decode_json
 from aionova.objects import Flavor
 
 _ID = re.compile(r"^(?! )[a-zA-Z0-9. _-]+(?<! )$")
@@ -111,10 +112,7 @@ def parse(payload: Any, description_allowed: bool) -> Flavor:
 async def create(request: web.Request) -> web.Response:
     authorize(request, "os_compute_api:os-flavor-manage:create")
     version = version_of(request)
-    try:
-        payload = await request.json()
-    except ValueError:
-        raise bad_request("Malformed request body") from None
+    payload = decode_json(await request.read())
     flavor = parse(payload, version.at_least("2.55"))
     created = await request.app[DB].flavor_create(ctxt_of(request), flavor)
     return reply({"flavor": views.flavor(base_url(request), created, version)})

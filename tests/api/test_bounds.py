@@ -32,6 +32,7 @@ async def test_deep_json_is_a_400_everywhere(client: Client, raw: bytes) -> None
         ("PUT", f"/v2.1/os-services/{service}", "2.53"),
         ("PUT", "/v2.1/os-services/force-down", "2.11"),
         ("PUT", "/v2.1/os-services/disable", "2.1"),
+        ("POST", "/v2.1/flavors", "2.55"),
     ]
     for method, path, version in calls:
         resp = await client.request(method, path, data=raw, headers=at(version))
