@@ -17,6 +17,7 @@ from aionova.compute.manager import ComputeManager
 from aionova.conductor.manager import ConductorManager
 from aionova.config import Config
 from aionova.db import Database
+from aionova.notifications.settings import with_control_exchange
 from aionova.scheduler.manager import SchedulerManager
 from aionova.service import Service
 from aionova.versions import COMPUTE_RPC_VERSION, SERVICE_VERSION
@@ -34,7 +35,8 @@ class AllInOne:
     ) -> None:
         self.config = config
         self.db = Database(db_path)
-        self.url = transport_url or f"memory://aionova-{uuid.uuid4().hex[:8]}"
+        url = transport_url or f"memory://aionova-{uuid.uuid4().hex[:8]}"
+        self.url = with_control_exchange(url, config.DEFAULT.control_exchange)
         self.transport: rpc.Transport | None = None
         self.conductor: Service | None = None
         self.scheduler: Service | None = None
@@ -101,6 +103,8 @@ class AllInOne:
         for control in (self.scheduler, self.conductor):
             if control is not None:
                 await control.stop()
+        if self.api is not None:
+            await self.api.notifier.stop()
         if self.transport is not None:
             await self.transport.close()
         await self.db.close()

@@ -42,7 +42,7 @@ async def _open_db(runner: Runner, cfg: Config) -> Database:
 
 
 def _transport(runner: Runner, cfg: Config) -> rpc.Transport:
-    transport = messaging.get_transport(cfg.DEFAULT.transport_url)
+    transport = messaging.get_transport(cfg.rpc_transport_url())
     runner.on_stop("transport", transport.close)
     return transport
 
@@ -96,7 +96,9 @@ async def run_api(cfg: Config, args: argparse.Namespace) -> None:
     runner = Runner()
     db = await _open_db(runner, cfg)
     transport = _transport(runner, cfg)
-    url = await start_api(runner, API(db, transport, cfg), db, cfg.api)
+    api = API(db, transport, cfg)
+    runner.on_stop("api notifications", api.notifier.stop)
+    url = await start_api(runner, api, db, cfg.api)
     print(f"aionova API at {url}/v2.1", flush=True)
     await runner.serve_forever()
 

@@ -284,6 +284,36 @@ class Notifications:
         publisher = f"{service.binary}:{service.host}"
         self._queue_one(self._versioned, publisher, ctxt, "info", f"service.{action}", payload)
 
+    def notify_legacy(
+        self,
+        ctxt: RequestContext | None,
+        event_type: str,
+        payload: dict[str, Any],
+        *,
+        priority: str = "info",
+        service: str = "compute",
+        host: str | None = None,
+    ) -> None:
+        """Any legacy event (``publisher_id`` ``<service>.<host>``), payload already built."""
+        if self._legacy is not None:
+            publisher = f"{service}.{host or self.host}"
+            self._queue_one(self._legacy, publisher, ctxt, priority, event_type, payload)
+
+    def notify_versioned(
+        self,
+        ctxt: RequestContext | None,
+        event_type: str,
+        payload: dict[str, Any],
+        *,
+        priority: str = "info",
+        source: str | None = None,
+        host: str | None = None,
+    ) -> None:
+        """Any versioned event (``publisher_id`` ``<source>:<host>``), payload already built."""
+        if self._versioned is not None:
+            publisher = f"{source or self.binary}:{host or self.host}"
+            self._queue_one(self._versioned, publisher, ctxt, priority, event_type, payload)
+
     # -- queueing and sending ----------------------------------------------
 
     def _versioned_instance(
@@ -332,6 +362,21 @@ class Notifications:
     @property
     def dropped(self) -> int:
         return self._sender.dropped
+
+    @property
+    def queued(self) -> int:
+        """How many notifications were queued so far (a mark for ``wait_sent``)."""
+        return self._sender.accepted
+
+    @property
+    def handled(self) -> int:
+        """How many of those the sender is done with (sent, or failed and logged)."""
+        return self._sender.handled
+
+    async def wait_sent(self, mark: int, timeout: float) -> None:
+        """Wait until the first ``mark`` queued notifications were handed to the
+        transport (or given up); ``TimeoutError`` after ``timeout``."""
+        await self._sender.wait_handled(mark, timeout)
 
     async def join(self, timeout: float = 10.0) -> None:
         """Wait until everything queued so far was handed to the transport."""
