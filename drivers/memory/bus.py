@@ -6,7 +6,9 @@ bound queue. A queue with consumers hands each message to one of them in turn;
 a queue without consumers keeps messages (until their time to live); a message
 routed to no queue is dropped. Delivery is event-driven: the consumer's
 callback runs as the message is routed (callbacks only hand work off, as the
-driver contract requires).
+driver contract requires). A queue declared with a ``max_length`` keeps its newest
+messages when nobody consumes (RabbitMQ's ``x-max-length``, ``drop-head``): what
+it drops is counted (``overflowed``) and logged.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ class BusStatistics(msgspec.Struct, frozen=True):
     replies: int
     unsettled: int
     pending: dict[str, int]
+    overflowed: int = 0
 
 
 class Consumer:
@@ -49,13 +52,16 @@ class Consumer:
 
 
 class Queue:
-    __slots__ = ("consumers", "name", "next", "pending")
+    __slots__ = ("consumers", "name", "next", "overflowed", "pending")
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, max_length: int | None = None) -> None:
         self.name = name
-        self.pending: collections.deque[tuple[bytes, float | None]] = collections.deque()
+        self.pending: collections.deque[tuple[bytes, float | None]] = collections.deque(
+            maxlen=max_length
+        )
         self.consumers: list[Consumer] = []
         self.next = 0
+        self.overflowed = 0
 
     def pick(self) -> Consumer:
         self.next = (self.next + 1) % len(self.consumers)
@@ -74,14 +80,19 @@ class Bus:
         self._bound_in: dict[str, list[set[str]]] = {}
         self._repliers: dict[str, Handler] = {}
         self.published = self.delivered = self.unroutable = self.expired = self.replies = 0
+        self.overflowed = 0
         self._unsettled = 0
         self._idle: asyncio.Event | None = None
 
     # -- topology ----------------------------------------------------------
 
-    def declare(self, queue: str, exchange: str, key: str) -> None:
-        """Create ``queue`` if needed and bind it to ``exchange`` with ``key``."""
-        self._queues.setdefault(queue, Queue(queue))
+    def declare(
+        self, queue: str, exchange: str, key: str, *, max_length: int | None = None
+    ) -> None:
+        """Create ``queue`` if needed (keeping at most ``max_length`` waiting messages)
+        and bind it to ``exchange`` with ``key``."""
+        if queue not in self._queues:
+            self._queues[queue] = Queue(queue, max_length)
         self._bind(queue, self._bindings.setdefault((exchange, key), set()))
 
     def declare_fanout(self, queue: str, exchange: str) -> None:
@@ -151,8 +162,25 @@ class Bus:
     def _enqueue(self, queue: Queue, body: bytes, ttl: float | None) -> None:
         if queue.consumers:
             self._hand_over(queue, body)
-        else:  # only a waiting message can outlive its time to live
-            queue.pending.append((body, None if ttl is None else time.monotonic() + ttl))
+            return
+        if len(queue.pending) == queue.pending.maxlen:
+            self._overflow(queue)
+        # only a waiting message can outlive its time to live
+        queue.pending.append((body, None if ttl is None else time.monotonic() + ttl))
+
+    def _overflow(self, queue: Queue) -> None:
+        """The oldest waiting message of a full queue goes (the append drops it)."""
+        self.overflowed += 1
+        queue.overflowed += 1
+        if queue.overflowed == 1 or queue.overflowed % 1000 == 0:
+            LOG.warning(
+                "memory bus %s: queue %r is full (%d waiting, nobody consumes); "
+                "its oldest messages are dropped (%d so far)",
+                self.name,
+                queue.name,
+                queue.pending.maxlen,
+                queue.overflowed,
+            )
 
     def _hand_over(self, queue: Queue, body: bytes) -> None:
         self._unsettled += 1
@@ -193,6 +221,7 @@ class Bus:
             replies=self.replies,
             unsettled=self._unsettled,
             pending={n: len(q.pending) for n, q in self._queues.items() if q.pending},
+            overflowed=self.overflowed,
         )
 
     async def join(self, timeout: float = 10.0) -> None:
