@@ -62,6 +62,8 @@ class AllInOne:
         await self.conductor.start()
         await self.scheduler.start()
         self.api = API(self.db, self.transport, self.config)
+        if self.config.notifications.notify_on_state_change:
+            self.db.on_instance_update = self.api.notifier.instance_saved
         return self
 
     async def add_compute(

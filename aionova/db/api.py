@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from aionova import exception
 from aionova.context import RequestContext
@@ -44,13 +44,26 @@ def engine_for(connection: str | Path) -> Engine:
     return SQLiteEngine(text)
 
 
+class InstanceUpdateHook(Protocol):
+    """Told of each instance save: the row as saved, and as it was just before."""
+
+    def __call__(self, ctxt: Ctx, instance: Instance, before: Instance) -> None: ...
+
+
 class Database:
-    """Shared by api, conductor and scheduler; objects it returns are bound to it."""
+    """Shared by api, conductor and scheduler; objects it returns are bound to it.
+
+    ``on_instance_update`` (None unless set) is called after each ``instance_update``
+    with the row read just before it: where Nova's ``Instance.save`` sends
+    ``instance.update`` (set when ``[notifications] notify_on_state_change`` is; it
+    costs a read per save, so it is left unset otherwise).
+    """
 
     def __init__(self, connection: str | Path | Engine) -> None:
         self.engine: Engine = (
             engine_for(connection) if isinstance(connection, (str, Path)) else connection
         )
+        self.on_instance_update: InstanceUpdateHook | None = None
 
     async def open(self) -> Database:
         await self.engine.open()
@@ -118,9 +131,13 @@ class Database:
         expected_task_state: Sequence[str | None] | None = None,
         expected_vm_state: Sequence[str | None] | None = None,
     ) -> Instance:
+        hook = self.on_instance_update
+        before = await instances.get(self.engine, uuid, False) if hook is not None else None
         instance = await instances.update(
             self.engine, uuid, updates, expected_task_state, expected_vm_state
         )
+        if hook is not None and before is not None:
+            hook(ctxt, instance, before)
         return self._bound(ctxt, instance)
 
     async def instance_destroy(self, ctxt: Ctx, uuid: str) -> Instance:

@@ -211,24 +211,26 @@ class Notifications:
         host: str | None = None,
         source: str | None = None,
     ) -> None:
-        """``instance.update`` (and legacy ``compute.instance.update``) when
-        ``notify_on_state_change`` asks for this change, as Nova's ``send_update``."""
+        """``compute.instance.update`` and ``instance.update`` for a save of ``instance``
+        (given its states before), as Nova's ``send_update``: nothing unless
+        ``notify_on_state_change`` is set; then every save is notified, as a state
+        transition when the vm state changed (``vm_and_task_state``: or the task state),
+        else with the current states as both old and new."""
         mode = self.opts.notify_on_state_change
         if mode is None:
             return
         changed = old_vm_state != instance.vm_state or (
             mode == "vm_and_task_state" and old_task_state != instance.task_state
         )
-        if not changed and old_display_name is None:
-            return
+        if not changed:
+            old_vm_state, old_task_state = instance.vm_state, instance.task_state
+        if old_display_name == instance.display_name:
+            old_display_name = None
         if self._legacy is not None:
-            extra = {
-                "old_state": old_vm_state,
-                "old_task_state": old_task_state,
-                "new_task_state": instance.task_state,
-                "old_display_name": old_display_name,
-            }
-            self.notify_about_instance_usage(ctxt, instance, "update", extra_usage_info=extra)
+            extra = legacy.update_info(instance, old_vm_state, old_task_state, old_display_name)
+            self.notify_about_instance_usage(
+                ctxt, instance, "update", extra_usage_info=extra, host=host
+            )
         if self._versioned is None:
             return
         try:

@@ -134,6 +134,21 @@ class ServiceNotifications:
                 self.emitter.notify_legacy(ctxt, function_name, payload, priority="error")
         self.emitter.notify_about_exception(ctxt, exc)
 
+    def instance_saved(
+        self, ctxt: RequestContext | None, instance: Instance, before: Instance
+    ) -> None:
+        """``compute.instance.update`` / ``instance.update`` for a save (Nova's
+        ``send_update`` from ``Instance.save``, published as ``nova-compute`` on this
+        host); only when ``notify_on_state_change`` is set (a database hook)."""
+        self.emitter.notify_about_instance_update(
+            ctxt,
+            instance,
+            old_vm_state=before.vm_state,
+            old_task_state=before.task_state,
+            old_display_name=before.display_name,
+            source="nova-compute",
+        )
+
     def service(
         self, ctxt: RequestContext | None, service: Service, action: str = "update"
     ) -> None:

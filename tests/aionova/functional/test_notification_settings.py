@@ -218,3 +218,52 @@ async def test_service_create_and_reboot_in_unversioned(
     assert created.publisher == "nova-compute:cmp9"
     assert created.payload["nova_object.data"]["binary"] == "nova-compute"
     assert IMAGE.id in str(events.of(inst.uuid)[0].payload)
+
+
+async def test_instance_update_when_notify_on_state_change(
+    make_cloud: MakeCloud, ctxt: RequestContext
+) -> None:
+    """``notify_on_state_change = "vm_and_task_state"``: every save of the instance,
+    wherever it is made (API, or a compute through the conductor), is an
+    ``instance.update`` with its transition, published as nova-compute on the host
+    that wrote it (Nova's send_update); by default (None) there is none."""
+    config = with_notifications(fast_config(), "both")
+    opts = msgspec.structs.replace(config.notifications, notify_on_state_change="vm_and_task_state")
+    cloud = await make_cloud(msgspec.structs.replace(config, notifications=opts))
+    await cloud.add_compute("cmp1")
+    assert cloud.api is not None
+    async with listening(cloud.url) as events:
+        (inst,) = await boot(cloud, ctxt)
+        await cloud.api.reboot(ctxt, await cloud.api.get(ctxt, inst.uuid), "SOFT")
+        await events.wait_for_types(inst.uuid, expected("both", BOOT + REBOOT))
+
+        def updates() -> list[dict]:
+            return [
+                s.payload["nova_object.data"]["state_update"]["nova_object.data"]
+                for s in events.of(inst.uuid)
+                if s.event_type == "instance.update"
+            ]
+
+        await events.wait(lambda: updates()[-1]["old_task_state"] == "reboot_started")
+    transitions = [(u["old_task_state"], u["new_task_state"]) for u in updates()]
+    assert transitions[:6] == [
+        ("scheduling", None),  # the compute starts the build
+        (None, None),  # the claim writes host and node: a save with no transition
+        (None, "networking"),
+        ("networking", "block_device_mapping"),
+        ("block_device_mapping", "spawning"),
+        ("spawning", None),
+    ]
+    assert transitions[6:] == [  # the API, then the compute
+        (None, "rebooting"),
+        ("rebooting", "reboot_pending"),
+        ("reboot_pending", "reboot_started"),
+        ("reboot_started", None),
+    ]
+    legacy = [s for s in events.of(inst.uuid) if s.event_type == "compute.instance.update"]
+    assert len(legacy) == len(transitions)
+    assert {s.publisher for s in legacy} == {"compute.control"}
+    versioned = [s for s in events.of(inst.uuid) if s.event_type == "instance.update"]
+    assert {s.publisher for s in versioned} == {"nova-compute:control"}
+    assert legacy[-1].payload["old_task_state"] == "reboot_started"
+    assert legacy[-1].payload["state"] == "active" and legacy[-1].payload["new_task_state"] is None
