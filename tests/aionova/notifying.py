@@ -100,6 +100,14 @@ async def listening(url: str, exchange: str = "nova") -> AsyncIterator[Events]:
             yield events
 
 
+def steady_config() -> Config:
+    """``fast_config`` whose computes stay up when a loaded machine delays a heartbeat
+    (these tests force a compute down when they want one down)."""
+    from tests.aionova.conftest import fast_config
+
+    return fast_config(service_down_time=10.0)
+
+
 def with_notifications(config: Config, fmt: str, **messaging: Any) -> Config:
     """``config`` with ``[notifications] notification_format = fmt`` (and messaging options)."""
     return msgspec.structs.replace(

@@ -22,7 +22,15 @@ from aionova.states import vm_states
 from aionova.virt.fake import FakeDriver
 from tests.aionova.conftest import IMAGE, boot, fast_config, wait_state
 from tests.aionova.functional.test_evacuate import ADMIN, force_down
-from tests.aionova.notifying import BOOT, REBOOT, expected, listening, with_notifications
+from tests.aionova.notifying import (
+    BOOT,
+    REBOOT,
+    Events,
+    expected,
+    listening,
+    steady_config,
+    with_notifications,
+)
 
 MakeCloud = Callable[..., Awaitable[AllInOne]]
 
@@ -88,7 +96,7 @@ def test_unknown_driver_is_a_configuration_error_at_startup(tmp_path: Path) -> N
         assert message.startswith("aionova: bad configuration:") and "kafka" in message
     # Settings built in code are checked when the service is built, before it starts.
     bad = msgspec.structs.replace(
-        fast_config(),
+        steady_config(),
         oslo_messaging_notifications=OsloMessagingNotificationsOpts(driver=["kafka"]),  # type: ignore[list-item]
     )
     transport = rpc.get_rpc_transport("memory://bad-driver")
@@ -98,7 +106,7 @@ def test_unknown_driver_is_a_configuration_error_at_startup(tmp_path: Path) -> N
 
 async def test_no_driver_no_notifications(make_cloud: MakeCloud, ctxt: RequestContext) -> None:
     """``driver = []``: nothing at all is sent, in any format."""
-    cloud = await make_cloud(with_notifications(fast_config(), "both", driver=[]))
+    cloud = await make_cloud(with_notifications(steady_config(), "both", driver=[]))
     await cloud.add_compute("cmp1")
     assert cloud.api is not None
     async with listening(cloud.url) as events:
@@ -118,7 +126,7 @@ async def test_control_exchange_and_own_transport(
 ) -> None:
     """``control_exchange`` moves RPC and notifications; ``transport_url`` sends the
     notifications to another broker (here another bus)."""
-    config = with_notifications(fast_config(), "unversioned")
+    config = with_notifications(steady_config(), "unversioned")
     config = config.with_default(control_exchange="cloud7")
     cloud = await make_cloud(config)
     assert "control_exchange=cloud7" in cloud.url
@@ -127,7 +135,7 @@ async def test_control_exchange_and_own_transport(
         (inst,) = await boot(cloud, ctxt)
         await events.wait_for_types(inst.uuid, expected("unversioned", BOOT))
     other = "memory://notify-elsewhere"
-    config = with_notifications(fast_config(), "versioned", transport_url=other)
+    config = with_notifications(steady_config(), "versioned", transport_url=other)
     cloud = await make_cloud(config)
     await cloud.add_compute("cmp1")
     async with listening(other) as elsewhere, listening(cloud.url) as here:
@@ -143,7 +151,7 @@ async def test_dead_notification_broker_never_stops_an_operation(
     """Notifications for a broker nobody answers at: boot, reboot and evacuation still
     complete; the notifications wait in their bounded queues (then are given up)."""
     dead = "rabbit://guest:guest@127.0.0.1:1/"
-    cloud = await make_cloud(with_notifications(fast_config(), "both", transport_url=dead))
+    cloud = await make_cloud(with_notifications(steady_config(), "both", transport_url=dead))
     await cloud.add_compute("cmp1")
     await cloud.add_compute("cmp2")
     api = cloud.api
@@ -165,40 +173,50 @@ async def test_dead_notification_broker_never_stops_an_operation(
     assert "not sent at stop" in caplog.text
 
 
-async def test_service_update_on_force_down_and_heartbeats(
-    make_cloud: MakeCloud, ctxt: RequestContext
-) -> None:
+def service_updates(events: Events, host: str, since: int = 0) -> list[dict]:
+    """The ServiceStatusPayload data of ``service.update`` from ``nova-compute:<host>``."""
+    return [
+        s.payload["nova_object.data"]
+        for s in events.seen[since:]
+        if s.event_type == "service.update" and s.publisher == f"nova-compute:{host}"
+    ]
+
+
+async def test_service_update_on_force_down(make_cloud: MakeCloud, ctxt: RequestContext) -> None:
     """``service.update`` (versioned, as the service it is about) when an operator forces
-    a compute down or up, and when its heartbeats stop and come back."""
-    cloud = await make_cloud(with_notifications(fast_config(), "versioned"))
+    a compute down, and up again."""
+    cloud = await make_cloud(with_notifications(steady_config(), "versioned"))
     await cloud.add_compute("cmp1")
-    await cloud.add_compute("cmp2")
-
-    def updates(host: str) -> list[dict]:
-        return [
-            s.payload["nova_object.data"]
-            for s in events.seen
-            if s.event_type == "service.update" and s.publisher == f"nova-compute:{host}"
-        ]
-
     async with listening(cloud.url) as events:
         await force_down(cloud, "cmp1")
-        await events.wait(lambda: len(updates("cmp1")) >= 1)
-        assert updates("cmp1")[0]["forced_down"] is True
+        await events.wait(lambda: any(u["forced_down"] for u in service_updates(events, "cmp1")))
+        mark = len(events.seen)
         await force_down(cloud, "cmp1", down=False)
-        await events.wait(lambda: len(updates("cmp1")) >= 2)
-        assert updates("cmp1")[1]["forced_down"] is False
-        await cloud.computes.pop("cmp2").kill()  # heartbeats stop
-        await events.wait(lambda: len(updates("cmp2")) >= 1)
-        down = updates("cmp2")[0]
-        assert down["forced_down"] is False and down["host"] == "cmp2"
-        await cloud.add_compute("cmp2")  # and come back
-        await events.wait(lambda: len(updates("cmp2")) >= 2)
-        assert updates("cmp2")[1]["report_count"] > down["report_count"]
+        await events.wait(lambda: bool(service_updates(events, "cmp1", mark)))
+        assert service_updates(events, "cmp1", mark)[0]["forced_down"] is False
     payload = next(s.payload for s in events.seen if s.event_type == "service.update")
     assert payload["nova_object.name"] == "ServiceStatusPayload"
-    created = [s for s in events.seen if s.event_type == "service.create"]
-    assert created == []  # both computes were created before the listener came
+    assert payload["nova_object.data"]["binary"] == "nova-compute"
+    assert not [s for s in events.seen if s.event_type == "service.create"]  # made before
+
+
+async def test_service_update_when_heartbeats_stop_and_resume(
+    make_cloud: MakeCloud, ctxt: RequestContext
+) -> None:
+    """``service.update`` when a compute's heartbeats stop (it is down for the
+    servicegroup after ``service_down_time``) and when they come back."""
+    cloud = await make_cloud(with_notifications(fast_config(), "versioned"))
+    await cloud.add_compute("cmp2")
+    async with listening(cloud.url) as events:
+        mark = len(events.seen)
+        await cloud.computes.pop("cmp2").kill()  # heartbeats stop
+        await events.wait(lambda: bool(service_updates(events, "cmp2", mark)))
+        down = service_updates(events, "cmp2", mark)[0]
+        assert down["forced_down"] is False and down["host"] == "cmp2"
+        mark = len(events.seen)
+        await cloud.add_compute("cmp2")  # and come back
+        await events.wait(lambda: bool(service_updates(events, "cmp2", mark)))
+        assert service_updates(events, "cmp2", mark)[0]["report_count"] > down["report_count"]
 
 
 async def test_service_create_and_reboot_in_unversioned(
@@ -206,7 +224,7 @@ async def test_service_create_and_reboot_in_unversioned(
 ) -> None:
     """A new service is announced (versioned ``service.create``); the unversioned format
     has no service events but all the instance ones."""
-    cloud = await make_cloud(with_notifications(fast_config(), "both"))
+    cloud = await make_cloud(with_notifications(steady_config(), "both"))
     async with listening(cloud.url) as events:
         await cloud.add_compute("cmp9")
         await events.wait(lambda: any(s.event_type == "service.create" for s in events.seen))
@@ -227,7 +245,7 @@ async def test_instance_update_when_notify_on_state_change(
     wherever it is made (API, or a compute through the conductor), is an
     ``instance.update`` with its transition, published as nova-compute on the host
     that wrote it (Nova's send_update); by default (None) there is none."""
-    config = with_notifications(fast_config(), "both")
+    config = with_notifications(steady_config(), "both")
     opts = msgspec.structs.replace(config.notifications, notify_on_state_change="vm_and_task_state")
     cloud = await make_cloud(msgspec.structs.replace(config, notifications=opts))
     await cloud.add_compute("cmp1")
@@ -267,3 +285,15 @@ async def test_instance_update_when_notify_on_state_change(
     assert {s.publisher for s in versioned} == {"nova-compute:control"}
     assert legacy[-1].payload["old_task_state"] == "reboot_started"
     assert legacy[-1].payload["state"] == "active" and legacy[-1].payload["new_task_state"] is None
+
+
+def test_the_readme_settings_load(tmp_path: Path) -> None:
+    """The README's notification settings are real settings."""
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    block = readme.split("```toml\n[DEFAULT]\ncontrol_exchange", 1)[1].split("```", 1)[0]
+    path = tmp_path / "readme.toml"
+    path.write_text("[DEFAULT]\ncontrol_exchange" + block)
+    cfg = config_mod.load(path, env={})
+    assert cfg.DEFAULT.control_exchange == "nova"
+    assert cfg.notifications.notify_on_state_change == "vm_and_task_state"
+    assert cfg.oslo_messaging_notifications.driver == ["messagingv2"]

@@ -16,7 +16,7 @@ import pytest
 from aionova.context import RequestContext
 from aionova.deployment import AllInOne
 from aionova.states import vm_states
-from tests.aionova.conftest import IMAGE, boot, fast_config, wait_settled, wait_state
+from tests.aionova.conftest import IMAGE, boot, wait_settled, wait_state
 from tests.aionova.functional.test_evacuate import ADMIN, force_down
 from tests.aionova.notifying import (
     BOOT,
@@ -29,6 +29,7 @@ from tests.aionova.notifying import (
     REBUILD,
     expected,
     listening,
+    steady_config,
     with_notifications,
 )
 
@@ -49,7 +50,7 @@ def publishers_are_novas(seen: list, host: str) -> None:
 async def test_boot_reboot_rebuild_power_delete(
     make_cloud: MakeCloud, ctxt: RequestContext, fmt: str
 ) -> None:
-    cloud = await make_cloud(with_notifications(fast_config(), fmt))
+    cloud = await make_cloud(with_notifications(steady_config(), fmt))
     await cloud.add_compute("cmp1")
     api = cloud.api
     assert api is not None
@@ -98,7 +99,7 @@ async def test_boot_reboot_rebuild_power_delete(
 
 @pytest.mark.parametrize("fmt", FORMATS)
 async def test_evacuation(make_cloud: MakeCloud, ctxt: RequestContext, fmt: str) -> None:
-    cloud = await make_cloud(with_notifications(fast_config(), fmt))
+    cloud = await make_cloud(with_notifications(steady_config(), fmt))
     await cloud.add_compute("cmp1")
     await cloud.add_compute("cmp2")
     assert cloud.api is not None
@@ -124,7 +125,7 @@ async def test_evacuation(make_cloud: MakeCloud, ctxt: RequestContext, fmt: str)
 
 @pytest.mark.parametrize("fmt", FORMATS)
 async def test_failed_build(make_cloud: MakeCloud, ctxt: RequestContext, fmt: str) -> None:
-    config = fast_config()
+    config = steady_config()
     config = msgspec.structs.replace(
         config, scheduler=msgspec.structs.replace(config.scheduler, max_attempts=1)
     )
@@ -164,7 +165,7 @@ async def test_local_delete_is_notified_by_the_api(
     make_cloud: MakeCloud, ctxt: RequestContext
 ) -> None:
     """A delete while the compute is down happens in the API: nova-api publishes it."""
-    cloud = await make_cloud(with_notifications(fast_config(), "both"))
+    cloud = await make_cloud(with_notifications(steady_config(), "both"))
     await cloud.add_compute("cmp1")
     assert cloud.api is not None
     async with listening(cloud.url) as events:
