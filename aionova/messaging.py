@@ -35,6 +35,9 @@ def get_notifier(
     means no notifications. An unknown driver name raises ``DriverLoadFailure``.
     """
     opts, messaging = config.notifications, config.oslo_messaging_notifications
+    # The legacy image_ref_url: the image endpoint the API serves (``<public_url>/image``)
+    public = config.api.public_url
+    images = f"{public.rstrip('/')}/image" if public else None
     if messaging.enabled and messaging.transport_url:
         emitter = Notifications.from_settings(
             opts,
@@ -43,12 +46,18 @@ def get_notifier(
             host=host,
             binary=binary,
             control_exchange=config.DEFAULT.control_exchange,
+            image_api_url=images,
         )
         return ServiceNotifications(emitter)
     if transport is None:
         messaging = msgspec.structs.replace(messaging, driver=[])
     emitter = Notifications(
-        transport, host=host, binary=binary, notifications=opts, messaging=messaging
+        transport,
+        host=host,
+        binary=binary,
+        notifications=opts,
+        messaging=messaging,
+        image_api_url=images,
     )
     return ServiceNotifications(emitter)
 

@@ -116,3 +116,12 @@ async def test_get_notifier_uses_the_rpc_transport_unless_told(bus_url: str) -> 
     notifier = get_notifier(config, None, host="h", binary="nova-compute")
     assert notifier.emitter._owns_transport
     await notifier.stop()
+
+
+def test_image_ref_url_from_the_apis_public_url() -> None:
+    from aionova.config import ApiOpts
+
+    config = Config(api=ApiOpts(public_url="http://cloud:8774/"))
+    notifier = get_notifier(config, None, host="h", binary="nova-compute")
+    assert notifier.emitter.image_api_url == "http://cloud:8774/image"
+    assert get_notifier(Config(), None, host="h", binary="x").emitter.image_api_url is None
