@@ -30,6 +30,7 @@ from tests.aionova.notifying import (
     expected,
     listening,
     steady_config,
+    steps,
     with_notifications,
 )
 
@@ -179,3 +180,54 @@ async def test_local_delete_is_notified_by_the_api(
     assert [s.publisher for s in seen[4:]] == ["compute.control", "nova-api:control"] * 2
     end = seen[-1].payload["nova_object.data"]
     assert end["state"] == "deleted" and end["deleted_at"] is not None
+
+
+async def test_failed_reboots_and_rebuild(make_cloud: MakeCloud, ctxt: RequestContext) -> None:
+    """A reboot that fails while the guest runs: ``reboot.error`` then ``reboot.end``
+    (Nova's); one that leaves the guest down, and a failed rebuild: the method fails,
+    so ``compute.exception`` (and the legacy event named after the method), with
+    ``rebuild.error`` before it."""
+    cloud = await make_cloud(with_notifications(steady_config(), "both"))
+    await cloud.add_compute("cmp1")
+    api, driver = cloud.api, cloud.driver("cmp1")
+    assert api is not None
+    async with listening(cloud.url) as events:
+        (inst,) = await boot(cloud, ctxt)
+        driver.inject_fault("reboot", "fail", instance_uuid=inst.uuid)
+        await api.reboot(ctxt, await api.get(ctxt, inst.uuid), "SOFT")
+        flow = BOOT + steps("reboot.start", "reboot.error", "reboot.end")
+        await events.wait_for_types(inst.uuid, expected("both", flow))
+        await wait_state(cloud, inst.uuid, vm_states.ACTIVE)
+        driver.inject_fault("reboot", "crash", instance_uuid=inst.uuid)
+        await api.reboot(ctxt, await api.get(ctxt, inst.uuid), "HARD")
+        await wait_state(cloud, inst.uuid, vm_states.ERROR)
+        flow = [*flow, *steps("reboot.start"), ("reboot_instance", None)]
+        await events.wait_for_types(inst.uuid, expected("both", flow))
+        await events.wait(lambda: any(s.event_type == "compute.exception" for s in events.seen))
+        driver.clear_faults()
+        driver.inject_fault("rebuild", "fail", instance_uuid=inst.uuid)
+        await api.rebuild(ADMIN, await api.get(ADMIN, inst.uuid), IMAGE.id)
+        flow += [*steps("rebuild.scheduled", "exists", "rebuild.start", "rebuild.error")]
+        flow += [("rebuild_instance", None)]
+        seen = await events.wait_for_types(inst.uuid, expected("both", flow))
+        await events.wait(
+            lambda: sum(s.event_type == "compute.exception" for s in events.seen) == 2
+        )
+    assert [s.event_type for s in seen] == expected("both", flow)
+    errors = {s.event_type for s in seen if s.priority == "ERROR"}
+    assert errors == {
+        "compute.instance.reboot.error",
+        "instance.reboot.error",
+        "reboot_instance",
+        "compute.instance.rebuild.error",
+        "instance.rebuild.error",
+        "rebuild_instance",
+    }
+    exceptions = [s for s in events.seen if s.event_type == "compute.exception"]
+    assert [s.priority for s in exceptions] == ["ERROR", "ERROR"]
+    assert {s.publisher for s in exceptions} == {"nova-compute:cmp1"}
+    names = [s.payload["nova_object.data"]["exception"] for s in exceptions]
+    assert names == ["VirtDriverError", "VirtDriverError"]
+    rebuild_error = next(s for s in seen if s.event_type == "instance.rebuild.error")
+    fault = rebuild_error.payload["nova_object.data"]["fault"]["nova_object.data"]
+    assert "injected fail in rebuild" in fault["exception_message"]
