@@ -13,6 +13,7 @@ import msgspec
 
 from aionova import rpc
 from aionova.config import Config
+from aionova.deployment import AllInOne
 from aionova.notifications import NotificationsOpts, OsloMessagingNotificationsOpts
 
 PRIORITIES = ("audit", "debug", "info", "warn", "error", "critical", "sample")
@@ -76,6 +77,19 @@ class Events:
                 f"{instance_uuid}: wanted {expected}, have {self.types(instance_uuid)}"
             ) from None
         return self.of(instance_uuid)
+
+
+async def wait_moved(cloud: AllInOne, uuid: str, host: str, timeout: float = 20.0) -> None:
+    """Wait until an evacuated instance is ACTIVE, idle, on ``host`` (the host moves
+    after the rebuild's last state save, as in Nova: ACTIVE alone is too early)."""
+
+    async def moved() -> bool:
+        instance = await cloud.db.instance_get(None, uuid)
+        return (instance.vm_state, instance.task_state, instance.host) == ("active", None, host)
+
+    async with asyncio.timeout(timeout):
+        while not await moved():
+            await asyncio.sleep(0.02)
 
 
 def bare(url: str) -> str:

@@ -165,8 +165,12 @@ def test_oslo_listener_sees_the_control_plane(cloud: Cloud, oslo_listener: Threa
     service_id = cloud.services()[a]["id"]
     status, _ = call(cloud.base, "PUT", f"/os-services/{service_id}", {"forced_down": True}, "2.53")
     assert status == 200
-    moved = cloud.act(ident, {"evacuate": {}})
-    assert moved["OS-EXT-SRV-ATTR:host"] == b and moved["status"] == "ACTIVE"
+    cloud.act(ident, {"evacuate": {}})
+    # the host moves after the rebuild's last state save (as in Nova): wait for it
+    moved = wait(
+        lambda: (s := cloud.settled(ident)) and s["OS-EXT-SRV-ATTR:host"] == b and s, "moved"
+    )
+    assert moved["status"] == "ACTIVE"
     status, _ = call(cloud.base, "DELETE", f"/servers/{ident}")
     assert status == 204
     wait(lambda: cloud.server(ident) is None, "deleted")

@@ -31,6 +31,7 @@ from tests.aionova.notifying import (
     listening,
     steady_config,
     steps,
+    wait_moved,
     with_notifications,
 )
 
@@ -110,8 +111,7 @@ async def test_evacuation(make_cloud: MakeCloud, ctxt: RequestContext, fmt: str)
         await cloud.api.evacuate(ADMIN, await cloud.api.get(ADMIN, inst.uuid))
         flow = BOOT + EVACUATE
         seen = await events.wait_for_types(inst.uuid, expected(fmt, flow))
-    moved = await wait_state(cloud, inst.uuid, vm_states.ACTIVE)
-    assert moved.host == "cmp2"
+    await wait_moved(cloud, inst.uuid, "cmp2")
     assert [s.event_type for s in seen] == expected(fmt, flow)
     by_type = {s.event_type: s.publisher for s in seen}
     if fmt != "unversioned":
