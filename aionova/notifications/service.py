@@ -9,7 +9,9 @@ sends the legacy ``compute.instance.<action>.<phase>`` (publisher
 (publisher ``<binary>:<host>``), each only when ``notification_format`` asks
 for it. Like the emitter underneath (emitter.py), a call never awaits and
 never raises: the payload is built from the objects the service holds, now,
-and sent by the emitter's own task.
+and sent by the emitter's own task. ``handoff()``, awaited before a cast that
+hands an instance to the next service, keeps one instance's events in order
+across services (bounded: it never holds an operation for long).
 """
 
 from __future__ import annotations
