@@ -5,18 +5,32 @@ from __future__ import annotations
 import os
 import socket
 import tomllib
+import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 import msgspec
 
+from aionova.notifications.settings import (
+    NOVA_CONTROL_EXCHANGE,
+    NotificationsOpts,
+    OsloMessagingNotificationsOpts,
+    with_control_exchange,
+)
+
 
 class DefaultOpts(msgspec.Struct, kw_only=True):
-    """The [DEFAULT] group."""
+    """The [DEFAULT] group.
+
+    ``control_exchange`` is oslo.messaging's option with Nova's default: the exchange of
+    the control plane's RPC and notifications (a ``control_exchange`` in the transport
+    URL wins).
+    """
 
     host: str = msgspec.field(default_factory=socket.gethostname)
     transport_url: str = "memory://aionova"
+    control_exchange: str = NOVA_CONTROL_EXCHANGE
     report_interval: float = 10.0
     service_down_time: float = 60.0
     initial_report_delay: float = 5.0
@@ -157,6 +171,10 @@ class Config(msgspec.Struct, kw_only=True):
     api: ApiOpts = msgspec.field(default_factory=ApiOpts)
     keystone_authtoken: KeystoneAuthtokenOpts = msgspec.field(default_factory=KeystoneAuthtokenOpts)
     oslo_policy: OsloPolicyOpts = msgspec.field(default_factory=OsloPolicyOpts)
+    notifications: NotificationsOpts = msgspec.field(default_factory=NotificationsOpts)
+    oslo_messaging_notifications: OsloMessagingNotificationsOpts = msgspec.field(
+        default_factory=OsloMessagingNotificationsOpts
+    )
 
     def effective_service_down_time(self) -> float:
         """service_down_time, raised to 2.5 x report_interval when not above it (Nova's rule)."""
@@ -164,6 +182,10 @@ class Config(msgspec.Struct, kw_only=True):
         if d.service_down_time <= d.report_interval:
             return d.report_interval * 2.5
         return d.service_down_time
+
+    def rpc_transport_url(self) -> str:
+        """``[DEFAULT] transport_url`` on ``control_exchange`` (unless the URL names one)."""
+        return with_control_exchange(self.DEFAULT.transport_url, self.DEFAULT.control_exchange)
 
     def with_default(self, **values: Any) -> Config:
         """A copy with some [DEFAULT] options replaced."""
@@ -173,7 +195,11 @@ class Config(msgspec.Struct, kw_only=True):
 
 
 def load(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Config:
-    """Read a TOML file (optional) and apply environment overrides."""
+    """Read a TOML file (optional) and apply environment overrides.
+
+    An environment value for a list option is a comma-separated list (empty: ``[]``),
+    e.g. ``AIONOVA_OSLO_MESSAGING_NOTIFICATIONS__DRIVER=`` turns notifications off.
+    """
     data: dict[str, Any] = {}
     if path is not None:
         data = tomllib.loads(Path(path).read_text())
@@ -183,5 +209,18 @@ def load(path: str | Path | None = None, env: Mapping[str, str] | None = None) -
             continue
         section, _, option = key[len("AIONOVA_") :].partition("__")
         section = "DEFAULT" if section.upper() == "DEFAULT" else section.lower()
-        data.setdefault(section, {})[option.lower()] = value
+        option = option.lower()
+        data.setdefault(section, {})[option] = _env_value(section, option, value)
     return msgspec.convert(data, Config, strict=False)
+
+
+def _env_value(section: str, option: str, value: str) -> Any:
+    """``value`` as the option wants it: lists split on commas, the rest as given."""
+    groups = {f.name: f.type for f in msgspec.structs.fields(Config)}
+    group = groups.get(section)
+    if not (isinstance(group, type) and issubclass(group, msgspec.Struct)):
+        return value
+    types = {f.name: f.type for f in msgspec.structs.fields(group)}
+    if typing.get_origin(types.get(option)) is list:
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value

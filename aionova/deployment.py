@@ -17,6 +17,7 @@ from aionova.compute.manager import ComputeManager
 from aionova.conductor.manager import ConductorManager
 from aionova.config import Config
 from aionova.db import Database
+from aionova.notifications.settings import with_control_exchange
 from aionova.scheduler.manager import SchedulerManager
 from aionova.service import Service
 from aionova.versions import COMPUTE_RPC_VERSION, SERVICE_VERSION
@@ -39,7 +40,8 @@ class AllInOne:
         # One engine: the API's view fails fast, the services' view retries (db/retrying.py).
         self.db = Database(db_path, config.database)
         self.service_db = self.db.retrying()
-        self.url = transport_url or f"memory://aionova-{uuid.uuid4().hex[:8]}"
+        url = transport_url or f"memory://aionova-{uuid.uuid4().hex[:8]}"
+        self.url = with_control_exchange(url, config.DEFAULT.control_exchange)
         self.transport: rpc.Transport | None = None
         self.conductor: Service | None = None
         self.scheduler: Service | None = None
@@ -65,6 +67,11 @@ class AllInOne:
         await self.conductor.start()
         await self.scheduler.start()
         self.api = API(self.db, self.transport, self.config)
+        if self.config.notifications.notify_on_state_change:
+            # Both views save instances: the API's own saves and the computes' (through
+            # the conductor's view).
+            self.db.on_instance_update = self.api.notifier.instance_saved
+            self.service_db.on_instance_update = self.api.notifier.instance_saved
         return self
 
     async def add_compute(
@@ -106,6 +113,8 @@ class AllInOne:
         for control in (self.scheduler, self.conductor):
             if control is not None:
                 await control.stop()
+        if self.api is not None:
+            await self.api.notifier.stop()
         if self.transport is not None:
             await self.transport.close()
         await self.db.close()

@@ -8,6 +8,7 @@ from typing import Any
 from aionova import rpc
 from aionova.config import Config
 from aionova.context import RequestContext
+from aionova.messaging import get_notifier
 from aionova.objects import ObjectStore, Service
 
 PeriodicTask = tuple[float, Callable[[RequestContext], Awaitable[None]]]
@@ -28,6 +29,9 @@ class Manager:
         self.store = store
         self.service_ref: Service | None = None
         self.additional_endpoints: list[Any] = []
+        self.notifier = get_notifier(
+            config, transport, host=host, binary=f"nova-{self.service_name}"
+        )
 
     async def init_host(self, service_ref: Service | None) -> None:
         """Recover local state before the service row is written and messages consumed."""

@@ -78,6 +78,7 @@ class Service:
                 host=self.host, binary=self.binary, topic=self.topic, version=self.version
             )
             ref = await store.service_create(ctxt, record)
+            self.manager.notifier.service(ctxt, ref, "create")
         elif ref.version != self.version:
             ref.version = self.version
             await ref.save()
@@ -145,6 +146,7 @@ class Service:
                 await self.server.wait(drain_timeout)
         await self._cancel_tasks()
         await self.manager.cleanup_host()
+        await self.manager.notifier.stop()
 
     async def kill(self) -> None:
         """Abrupt, as a crash: abandon in-flight work without saving anything more."""
@@ -152,6 +154,7 @@ class Service:
         await self.manager.cleanup_host()
         if self.server is not None:
             await self.server.abort()
+        await self.manager.notifier.stop(timeout=0.0)  # queued notifications are lost
 
     async def __aenter__(self) -> Service:
         await self.start()

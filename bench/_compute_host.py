@@ -2,12 +2,14 @@
 
 Child side (one process, many compute Services on one transport)::
 
-    BENCH_TRANSPORT_URL=rabbit://… python -m bench._compute_host --hosts cmp00000,cmp00004
+    BENCH_TRANSPORT_URL=rabbit://… python -m bench._compute_host --hosts cmp00000,cmp00004 \
+        [--notifications both]
 
 The URL comes through the environment (no password in ``ps``). The child
 writes one JSON line on stdout when every compute is up (``{"ready": …}``),
-answers each ``stats`` line on stdin with ``{"messages": …, "peak_rss_mb": …}``
-(RPC messages its transport sent: requests and replies, ``Transport.statistics``),
+answers each ``stats`` line on stdin with ``{"messages": …, "notifications": …,
+"peak_rss_mb": …}`` (RPC messages its transport sent: requests and replies,
+``Transport.statistics``; notifications its computes sent),
 and on EOF of stdin, ``stop``, SIGTERM or SIGINT stops its computes (bounded),
 writes a last stats line and exits. A parent that dies
 closes the pipe, so a child never outlives the bench.
@@ -28,6 +30,7 @@ import signal
 import sys
 import threading
 import uuid
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -50,8 +53,17 @@ def private_url(url: str, run: str | None = None) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-async def drop_exchange(url: str, timeout: float = 10.0) -> None:
-    """Best effort: delete the run's private control exchange (and so its bindings).
+def run_label(url: str) -> str:
+    """The run's control exchange (what names its children and its own queues)."""
+    return dict(parse_qsl(urlsplit(url).query)).get("control_exchange", "")
+
+
+async def drop_exchange(
+    url: str, queues: Sequence[str] = (), *, exchange: bool = True, timeout: float = 10.0
+) -> None:
+    """Best effort: delete the run's private control exchange (and so its bindings; not
+    when ``exchange`` is False: the caller's), and ``queues`` of the run's own (its
+    notification topics).
 
     The topic queues (``conductor``, ``compute.cmp00000`` …) are named by topic
     only, as oslo.messaging names them, so they outlive the run and are shared
@@ -74,7 +86,10 @@ async def drop_exchange(url: str, timeout: float = 10.0) -> None:
         )
         async with connection:
             channel = await connection.channel()
-            await channel.exchange_delete(settings.control_exchange)
+            if exchange:
+                await channel.exchange_delete(settings.control_exchange)
+            for queue in queues:
+                await channel.queue_delete(queue)
 
     what = f"dropping the bench exchange {settings.control_exchange}"
     await best_effort(what, asyncio.wait_for(drop(), timeout))
@@ -92,8 +107,12 @@ def _emit(payload: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-def _stats(transport: Any) -> dict[str, Any]:
-    return {"messages": transport.statistics().messages_sent, "peak_rss_mb": _peak_rss_mb()}
+def _stats(transport: Any, services: list[Any]) -> dict[str, Any]:
+    return {
+        "messages": transport.statistics().messages_sent,
+        "notifications": sum(s.manager.notifier.emitter.sent for s in services),
+        "peak_rss_mb": _peak_rss_mb(),
+    }
 
 
 def _read_stdin(loop: asyncio.AbstractEventLoop, lines: asyncio.Queue[str | None]) -> None:
@@ -103,7 +122,7 @@ def _read_stdin(loop: asyncio.AbstractEventLoop, lines: asyncio.Queue[str | None
     loop.call_soon_threadsafe(lines.put_nowait, None)
 
 
-async def host_computes(url: str, hosts: list[str]) -> None:
+async def host_computes(url: str, hosts: list[str], notifications: str = "off") -> None:
     """Start a compute Service per host, serve stats requests, stop on EOF or a signal."""
     from aionova import messaging
     from aionova.compute.manager import ComputeManager
@@ -123,7 +142,7 @@ async def host_computes(url: str, hosts: list[str]) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal)
     threading.Thread(target=_read_stdin, args=(loop, lines), daemon=True).start()
-    config = _config()
+    config = _config(notifications, f"{run_label(url)}_")
     transport = messaging.get_transport(url)
     services: list[Service] = []
     try:
@@ -143,7 +162,9 @@ async def host_computes(url: str, hosts: list[str]) -> None:
         _emit({"ready": True, "computes": len(services), "pid": os.getpid()})
         while (line := await lines.get()) not in (None, "stop"):
             if line == "stats":
-                _emit(_stats(transport))
+                joined = asyncio.gather(*(s.manager.notifier.join() for s in services))
+                await best_effort("sending the queued notifications", joined)
+                _emit(_stats(transport, services))
     finally:
         try:
             await asyncio.wait_for(
@@ -155,13 +176,14 @@ async def host_computes(url: str, hosts: list[str]) -> None:
         await best_effort(
             "closing the transport", asyncio.wait_for(transport.close(), STOP_TIMEOUT)
         )
-    _emit(_stats(transport))
+    _emit(_stats(transport, services))
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench._compute_host")
     parser.add_argument("--hosts", required=True, help="comma-separated compute host names")
     parser.add_argument("--run", default="", help="a label for ps (the run's control exchange)")
+    parser.add_argument("--notifications", default="off", help="notification format, or off")
     args = parser.parse_args(argv)
     url = os.environ.get(ENV_URL)
     if not url:
@@ -170,7 +192,7 @@ def main(argv: list[str] | None = None) -> None:
         from aionova.service import tune_gc  # children import aionova lazily, as above
 
         tune_gc()
-        asyncio.run(host_computes(url, args.hosts.split(",")))
+        asyncio.run(host_computes(url, args.hosts.split(","), args.notifications))
     except asyncio.CancelledError:
         sys.exit(1)
 
@@ -181,16 +203,17 @@ def main(argv: list[str] | None = None) -> None:
 class Fleet:
     """N child processes hosting the computes, all on one transport URL."""
 
-    def __init__(self, url: str, processes: int) -> None:
+    def __init__(self, url: str, processes: int, notifications: str = "off") -> None:
         self.url = url
         self.processes = processes
+        self.notifications = notifications
         self.procs: list[asyncio.subprocess.Process] = []
         self.peak_rss_mb: dict[int, float] = {}
 
     async def start(self, hosts: list[str], timeout: float) -> None:
         """Spawn the children (host i goes to child i mod N); wait until every one is READY."""
         env = {**os.environ, ENV_URL: self.url}
-        label = dict(parse_qsl(urlsplit(self.url).query)).get("control_exchange", "")
+        label = run_label(self.url)
         for index in range(min(self.processes, len(hosts))):
             mine = hosts[index :: self.processes]
             proc = await asyncio.create_subprocess_exec(
@@ -201,6 +224,8 @@ class Fleet:
                 ",".join(mine),
                 "--run",
                 label,
+                "--notifications",
+                self.notifications,
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 env=env,
@@ -224,11 +249,18 @@ class Fleet:
 
     async def messages_sent(self, timeout: float = 60.0) -> int:
         """RPC messages sent so far by all children (each asked for its counter)."""
+        return await self._total("messages", timeout)
+
+    async def notifications_sent(self, timeout: float = 60.0) -> int:
+        """Notifications sent so far by all children (once their queues are sent)."""
+        return await self._total("notifications", timeout)
+
+    async def _total(self, key: str, timeout: float) -> int:
         for proc in self.procs:
             assert proc.stdin is not None
             proc.stdin.write(b"stats\n")
         stats = await asyncio.wait_for(asyncio.gather(*map(self._line, self.procs)), timeout)
-        return sum(int(s["messages"]) for s in stats)
+        return sum(int(s[key]) for s in stats)
 
     async def stop(self) -> None:
         """Close every child's stdin, read its last stats; terminate, then kill, stragglers."""

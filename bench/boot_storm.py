@@ -1,6 +1,6 @@
 """Boot storm: N fake computes, M boots; how the control plane scales.
 
-    python -m bench.boot_storm --computes 100 --instances 1000
+    python -m bench.boot_storm --computes 100 --instances 1000 [--notifications both]
     python -m bench.boot_storm --transport rabbit://guest:guest@127.0.0.1:5672/ \
         --computes 100 --instances 1000 --compute-processes 4
     python -m bench.boot_storm --database postgresql://aionova:aionova@127.0.0.1:55432/aionova
@@ -16,6 +16,13 @@ sums, over every process, the messages sent during the storm (a cast 1, a call
 2: request + reply; heartbeats included); ``peak_rss_mb`` sums every process's
 peak RSS. Prints a progress bar on stderr, a table, then one JSON line on stdout.
 Measured, not asserted.
+
+``--notifications off|unversioned|versioned|both`` sets ``[notifications]
+notification_format`` (``off``: ``[oslo_messaging_notifications] driver = []``).
+The default is ``off``, so a default run measures what it measured before the
+control plane emitted notifications; ``notifications_per_boot`` counts what every
+process sent. Nobody consumes them: on memory:// they wait on the bus until the
+end, on rabbit:// in queues of the run's own topics, deleted at the end.
 """
 
 from __future__ import annotations
@@ -36,8 +43,11 @@ from aionova.api.compute import API
 from aionova.config import Config, DefaultOpts
 from aionova.context import RequestContext
 from aionova.deployment import AllInOne
+from aionova.notifications import NotificationsOpts, OsloMessagingNotificationsOpts
+from aionova.notifications.settings import NotificationDriverName
 from aionova.objects import Flavor, ImageMeta
 from aionova.service import tune_gc
+from aionova.utils import best_effort
 from aionova.virt.fake import FakeDriver
 
 FLAVOR = Flavor(flavorid="bench", name="bench.small", memory_mb=1024, vcpus=1, root_gb=10)
@@ -45,7 +55,13 @@ IMAGE = ImageMeta(id="bench-image", name="bench")
 HOST = dict(vcpus=16, memory_mb=16384, local_gb=1000)  # 23 bench.small per host at ratio 1.5
 
 
-def _config() -> Config:
+NOTIFICATIONS = ("off", "unversioned", "versioned", "both")
+
+
+def _config(notifications: str = "off", topics_prefix: str = "") -> Config:
+    """The storm's settings; ``topics_prefix`` gives the notifications topics of their own."""
+    driver: list[NotificationDriverName] = [] if notifications == "off" else ["messagingv2"]
+    fmt = "unversioned" if notifications == "off" else notifications
     return Config(
         DEFAULT=DefaultOpts(
             host="control",
@@ -55,8 +71,31 @@ def _config() -> Config:
             periodic_fuzzy_delay=60.0,
             rpc_response_timeout=120.0,
             long_rpc_timeout=600.0,
-        )
+        ),
+        notifications=NotificationsOpts(
+            notification_format=fmt,  # type: ignore[arg-type]
+            versioned_notifications_topics=[f"{topics_prefix}versioned_notifications"],
+        ),
+        oslo_messaging_notifications=OsloMessagingNotificationsOpts(
+            driver=driver, topics=[f"{topics_prefix}notifications"]
+        ),
     )
+
+
+def notification_queues(config: Config) -> list[str]:
+    """The queues the notifiers of ``config`` declare (``<topic>.<priority>``)."""
+    topics = [
+        *config.oslo_messaging_notifications.topics,
+        *config.notifications.versioned_notifications_topics,
+    ]
+    return [f"{topic}.{priority}" for topic in topics for priority in ("info", "error")]
+
+
+def _notified(cloud: AllInOne) -> int:
+    """Notifications this process's services handed to the transport so far."""
+    services = [cloud.conductor, cloud.scheduler, *cloud.computes.values()]
+    sent = sum(s.manager.notifier.emitter.sent for s in services if s is not None)
+    return sent + (cloud.api.notifier.emitter.sent if cloud.api is not None else 0)
 
 
 def _sent(cloud: AllInOne) -> int:
@@ -130,16 +169,19 @@ async def run(
     via_api: bool = False,
     compute_processes: int = 0,
     database: str | None = None,
+    notifications: str = "off",
 ) -> dict:
-    config = _config()
+    config = _config(notifications)
     fleet, private = None, None
-    if transport and not transport.startswith("memory:"):
-        from bench._compute_host import Fleet, drop_exchange, private_url
+    remote = bool(transport) and not str(transport).startswith("memory:")
+    if transport and remote:
+        from bench._compute_host import Fleet, drop_exchange, private_url, run_label
 
         url = private_url(transport)
         private = url if url != transport else None  # an exchange of ours: dropped at the end
         transport = url
-        fleet = Fleet(transport, compute_processes) if compute_processes else None
+        config = _config(notifications, f"{run_label(url)}_")  # queues of the run's own
+        fleet = Fleet(transport, compute_processes, notifications) if compute_processes else None
     with tempfile.TemporaryDirectory() as tmp:
         scratch = None
         if database and "://" in database and not database.startswith("sqlite:"):
@@ -167,6 +209,7 @@ async def run(
             assert cloud.api is not None
             api, ctxt = cloud.api, RequestContext(user_id="bench", project_id="bench")
             sent0 = _sent(cloud) + (await fleet.messages_sent() if fleet else 0)
+            notified0 = _notified(cloud) + (await fleet.notifications_sent() if fleet else 0)
             started = time.perf_counter()
             extra: dict = {}
             if via_api:
@@ -181,6 +224,9 @@ async def run(
             seconds = time.perf_counter() - started
             messages = _sent(cloud) - sent0
             messages += await fleet.messages_sent() if fleet else 0
+            await _flush_notifications(cloud)
+            notified = _notified(cloud) - notified0
+            notified += await fleet.notifications_sent() if fleet else 0
             overcommitted = await _overcommitted(cloud, config)
         finally:
             try:
@@ -190,8 +236,9 @@ async def run(
                 if fleet is not None:
                     fleet.kill_now()  # only if stop() was cut short
                 await cloud.stop()
-                if private:
-                    await drop_exchange(private)
+                if remote:
+                    queues = notification_queues(config)
+                    await drop_exchange(transport, queues, exchange=private is not None)
                 if scratch:
                     from aionova.db.postgres import drop_scratch_schema
 
@@ -211,12 +258,24 @@ async def run(
         "seconds": round(seconds, 2),
         "boots_per_s": round(instances / seconds, 1),
         "rpc_messages_per_boot": round(messages / instances, 2),
+        "notifications": notifications,
+        "notifications_per_boot": round(notified / instances, 2),
         "peak_rss_mb": round(own_rss + children_rss, 1),
         "compute_processes": len(fleet.procs) if fleet else 0,
         "peak_rss_mb_computes": round(children_rss, 1),
         "startup_seconds": round(startup, 2),
         **extra,
     }
+
+
+async def _flush_notifications(cloud: AllInOne, timeout: float = 30.0) -> None:
+    """Let this process's notifiers send what they queued (counted, not timed)."""
+    services = [cloud.conductor, cloud.scheduler, *cloud.computes.values()]
+    notifiers = [s.manager.notifier for s in services if s is not None]
+    if cloud.api is not None:
+        notifiers.append(cloud.api.notifier)
+    for notifier in notifiers:
+        await best_effort(f"sending the notifications of {notifier.binary}", notifier.join(timeout))
 
 
 async def _until_signal(coro: Coroutine[Any, Any, dict]) -> dict:
@@ -254,6 +313,12 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help="sqlite:///PATH, or postgresql://user:pw@host:port/db (default: a temporary SQLite)",
     )
+    parser.add_argument(
+        "--notifications",
+        choices=NOTIFICATIONS,
+        default="off",
+        help="notification_format of the control plane (off: no driver; default off)",
+    )
     args = parser.parse_args(argv)
     remote = bool(args.transport) and not args.transport.startswith("memory:")
     if args.compute_processes and not remote:
@@ -268,6 +333,7 @@ def main(argv: list[str] | None = None) -> None:
         args.via_api,
         compute_processes=processes,
         database=args.database,
+        notifications=args.notifications,
     )
     try:
         result = asyncio.run(_until_signal(storm))

@@ -4,10 +4,14 @@
 
 One line per notification: time, priority, event type, publisher, then the
 instance uuid and state (``state/task`` while a task runs) or, for service
-events, the service. The command listens in a pool of its own whose queue
-is deleted when it stops, so it takes no notification away from the
-consumers that share the ``notifications`` queues (billing, monitoring).
-Ctrl-C stops it.
+events, the service. Where to listen comes from the settings the services
+read: ``[oslo_messaging_notifications] transport_url`` (else ``[DEFAULT]
+transport_url``; ``--transport-url`` wins over both), ``[DEFAULT]
+control_exchange``, the legacy ``topics`` and ``versioned_notifications_topics``,
+and ``[notifications] notification_format`` unless ``--format`` says otherwise.
+The command listens in a pool of its own whose queue is deleted when it stops,
+so it takes no notification away from the consumers that share the
+``notifications`` queues (billing, monitoring). Ctrl-C stops it.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from aionova.notifications.settings import (
     NotificationsOpts,
     OsloMessagingNotificationsOpts,
     notification_transport_url,
+    with_control_exchange,
 )
 
 LOG = logging.getLogger("aionova.cmd.events")
@@ -38,8 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--format",
         choices=FORMATS,
-        default=NotificationsOpts().notification_format,
-        help="which notifications to show (default: unversioned, Nova's default format)",
+        default=None,
+        help="which notifications to show (default: [notifications] notification_format)",
     )
 
 
@@ -136,9 +141,9 @@ async def watch(
 
 async def run(cfg: Config, args: argparse.Namespace) -> None:
     """The ``events`` sub-command."""
-    notifications, messaging = NotificationsOpts(), OsloMessagingNotificationsOpts()
-    url = notification_transport_url(messaging, cfg.DEFAULT.transport_url)
-    topics = topics_for(args.format, notifications, messaging)
+    notifications, messaging = cfg.notifications, cfg.oslo_messaging_notifications
+    url = listen_url(cfg, args.transport_url)
+    topics = topics_for(args.format or notifications.notification_format, notifications, messaging)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -160,6 +165,16 @@ async def run(cfg: Config, args: argparse.Namespace) -> None:
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+
+
+def listen_url(cfg: Config, flag: str | None) -> str:
+    """Where the services send notifications: ``--transport-url``, else the settings'."""
+    exchange = cfg.DEFAULT.control_exchange
+    if flag:
+        return with_control_exchange(flag, exchange)
+    return notification_transport_url(
+        cfg.oslo_messaging_notifications, cfg.DEFAULT.transport_url, exchange
+    )
 
 
 def _safe(url: str) -> str:

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 import msgspec
 
 from aionova import config as config_mod
+from aionova import rpc
 from aionova.api.auth import UnsafeConfig, check_noauth_exposure
 from aionova.api.keystone import ConfigError
 from aionova.api.policy import PolicyFileError
@@ -129,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(runners[args.command](cfg, args))
-    except (UnsafeConfig, ConfigError, PolicyFileError) as exc:
+    except (UnsafeConfig, ConfigError, PolicyFileError, rpc.DriverLoadFailure) as exc:
         sys.exit(f"aionova: bad configuration: {exc}")
     except DBError as exc:
         sys.exit(f"aionova: database: {exc}")

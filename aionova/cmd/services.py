@@ -42,7 +42,7 @@ async def _open_db(runner: Runner, cfg: Config) -> Database:
 
 
 def _transport(runner: Runner, cfg: Config) -> rpc.Transport:
-    transport = messaging.get_transport(cfg.DEFAULT.transport_url)
+    transport = messaging.get_transport(cfg.rpc_transport_url())
     runner.on_stop("transport", transport.close)
     return transport
 
@@ -69,10 +69,10 @@ async def run_conductor(cfg: Config, args: argparse.Namespace) -> None:
     runner = Runner()
     db = (await _open_db(runner, cfg)).retrying()
     transport = _transport(runner, cfg)
-    host = cfg.DEFAULT.host
-    await _run_service(
-        cfg, "nova-conductor", "conductor", ConductorManager(host, cfg, transport, db), runner
-    )
+    manager = ConductorManager(cfg.DEFAULT.host, cfg, transport, db)
+    if cfg.notifications.notify_on_state_change:  # the computes' saves are done here
+        db.on_instance_update = manager.notifier.instance_saved
+    await _run_service(cfg, "nova-conductor", "conductor", manager, runner)
 
 
 async def run_scheduler(cfg: Config, args: argparse.Namespace) -> None:
@@ -96,7 +96,11 @@ async def run_api(cfg: Config, args: argparse.Namespace) -> None:
     runner = Runner()
     db = await _open_db(runner, cfg)
     transport = _transport(runner, cfg)
-    url = await start_api(runner, API(db, transport, cfg), db, cfg.api)
+    api = API(db, transport, cfg)
+    runner.on_stop("api notifications", api.notifier.stop)
+    if cfg.notifications.notify_on_state_change:
+        db.on_instance_update = api.notifier.instance_saved
+    url = await start_api(runner, api, db, cfg.api)
     print(f"aionova API at {url}/v2.1", flush=True)
     await runner.serve_forever()
 

@@ -135,6 +135,8 @@ class Build(Part):
         node: str | None,
     ) -> None:
         image_meta = image if isinstance(image, ImageMeta) else None
+        notify = self.notifier.instance
+        notify(ctxt, instance, "create", "start", extra={"image_name": _image_name(image)})
         try:
             async with await self.parts.rt.instance_claim(ctxt, instance, node, limits):
                 instance.task_state = task_states.NETWORKING
@@ -145,19 +147,31 @@ class Build(Part):
                 await instance.save(expected_task_state=task_states.BLOCK_DEVICE_MAPPING)
                 await self._spawn_guest(instance, image_meta)
         except exception.ComputeResourcesUnavailable as exc:
+            notify(ctxt, instance, "create", "error", exception=exc)
             raise exception.RescheduledException(
                 instance_uuid=instance.uuid, reason=exc.message
             ) from exc
-        except (*_DELETED, exception.BuildAbortException):
+        except (*_DELETED, exception.BuildAbortException) as exc:
+            notify(ctxt, instance, "create", "error", exception=exc)
             raise
         except Exception as exc:
+            notify(ctxt, instance, "create", "error", exception=exc)
             raise exception.RescheduledException(
                 instance_uuid=instance.uuid, reason=str(exc)
             ) from exc
+        await self._finish(ctxt, instance)
+
+    async def _finish(self, ctxt: RequestContext, instance: Instance) -> None:
+        """ACTIVE, launched now; ``create.end`` (``create.error`` if it was deleted meanwhile)."""
         instance.power_state = self.parts.power_state(instance)
         instance.vm_state, instance.task_state = vm_states.ACTIVE, None
         instance.launched_at = dt.datetime.now(dt.UTC)
-        await instance.save(expected_task_state=task_states.SPAWNING)
+        try:
+            await instance.save(expected_task_state=task_states.SPAWNING)
+        except _DELETED as exc:
+            self.notifier.instance(ctxt, instance, "create", "error", exception=exc)
+            raise
+        self.notifier.instance(ctxt, instance, "create", "end", extra={"message": "Success"})
 
     async def _spawn_guest(self, instance: Instance, image_meta: ImageMeta | None) -> None:
         """driver.spawn bounded by instance_build_timeout; a failed guest is cleaned up."""
@@ -203,7 +217,15 @@ class Build(Part):
     async def _fail(
         self, ctxt: RequestContext, instance: Instance, exc: Exception, tb: str | None
     ) -> None:
-        """Fault recorded, host/node cleared, ERROR with task None."""
+        """Fault recorded, host/node cleared, ERROR with task None; the failure notified
+        as ``compute.exception`` (and the legacy ``build_and_run_instance`` ERROR event).
+
+        Nova's ``_do_build_and_run_instance`` sits under ``wrap_exception`` too but
+        returns instead of raising, so Nova sends ``create.error`` only; aionova also
+        reports the failure that errors the instance out here, so a consumer of
+        ``compute.exception`` sees failed builds."""
+        args = {"instance": instance}
+        self.notifier.exception(ctxt, exc, function_name="build_and_run_instance", args=args)
         code = getattr(exc, "kwargs", {}).get("code", 500)
         fault = InstanceFault(
             instance_uuid=instance.uuid,
@@ -228,3 +250,12 @@ class Build(Part):
         the conductor's periodic clean-up catches what a failure here leaves)."""
         what = f"{self.host}: releasing the allocations of {instance.uuid}"
         await best_effort(what, self.store.allocation_delete(ctxt, instance.uuid), logger=LOG)
+
+
+def _image_name(image: Any) -> str:
+    """The image's name for ``create.start`` (an ImageMeta, or a dict from an older peer)."""
+    if isinstance(image, ImageMeta):
+        return image.name
+    if isinstance(image, dict):
+        return str(image.get("name") or "")
+    return ""

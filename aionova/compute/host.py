@@ -8,6 +8,7 @@ from aionova import exception
 from aionova.compute.locks import KeyedLocks
 from aionova.compute.resource_tracker import ResourceTracker
 from aionova.config import Config
+from aionova.notifications.service import ServiceNotifications
 from aionova.objects import Instance, ObjectStore
 from aionova.states import power_state
 from aionova.virt.driver import ComputeDriver
@@ -16,7 +17,8 @@ from aionova.virt.driver import ComputeDriver
 @dataclass(frozen=True)
 class ComputeHost:
     """This host: its name and settings, the conductor store, the hypervisor, the
-    resource tracker and the per-instance locks (Nova's ``synchronized(uuid)``)."""
+    resource tracker, the per-instance locks (Nova's ``synchronized(uuid)``) and the
+    service's notifications."""
 
     host: str
     config: Config
@@ -24,6 +26,7 @@ class ComputeHost:
     driver: ComputeDriver
     rt: ResourceTracker
     locks: KeyedLocks
+    notifier: ServiceNotifications
 
     def power_state(self, instance: Instance) -> int:
         """What the hypervisor says of the guest (NOSTATE when it has none)."""
@@ -35,11 +38,12 @@ class ComputeHost:
 
 class Part:
     """A part of the compute manager: one job (build, reboot, power, rebuild, recovery)
-    on the shared ``ComputeHost``. ``host`` and ``store`` are what the decorators of
-    wrappers.py read."""
+    on the shared ``ComputeHost``. ``host``, ``store`` and ``notifier`` are what the
+    decorators of wrappers.py read."""
 
     def __init__(self, parts: ComputeHost) -> None:
         self.parts = parts
         self.host = parts.host
         self.store = parts.store
         self.driver = parts.driver
+        self.notifier = parts.notifier

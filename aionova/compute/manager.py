@@ -53,7 +53,9 @@ class ComputeManager(Manager):
         self.rt = ResourceTracker(host, driver, store, config)
         self.instance_locks = KeyedLocks()
         self.compute_rpcapi = ComputeAPI(transport, store, config)
-        parts = ComputeHost(host, config, store, driver, self.rt, self.instance_locks)
+        parts = ComputeHost(
+            host, config, store, driver, self.rt, self.instance_locks, self.notifier
+        )
         self.builds = Build(parts, ComputeTaskAPI(transport, config))
         self.reboots = Reboot(parts)
         self.power = Power(parts)

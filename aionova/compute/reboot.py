@@ -12,6 +12,7 @@ from aionova.compute.wrappers import (
     DELETED,
     add_instance_fault,
     reverts_task_state,
+    wrap_exception,
     wrap_instance_event,
     wrap_instance_fault,
 )
@@ -25,6 +26,7 @@ LOG = logging.getLogger(__name__)
 class Reboot(Part):
     """``reboot_instance``: under the per-instance lock, PENDING -> STARTED -> driver -> idle."""
 
+    @wrap_exception
     @reverts_task_state
     @wrap_instance_event(prefix="compute")
     @wrap_instance_fault
@@ -57,6 +59,7 @@ class Reboot(Part):
             )
         instance.power_state = self.parts.power_state(instance)
         instance.task_state = pending
+        self.notifier.instance(ctxt, instance, "reboot", "start")
         await instance.save(expected_task_state=expected)
         if instance.power_state != power_state.RUNNING:
             LOG.warning("%s: rebooting %s which is not running", self.host, instance.uuid)
@@ -76,9 +79,11 @@ class Reboot(Part):
                 raise
             LOG.warning("%s: reboot of %s failed but the guest runs: %s", self.host, instance, exc)
             await add_instance_fault(self.store, ctxt, instance, exc, self.host)
+            self.notifier.instance(ctxt, instance, "reboot", "error", exception=exc)
         instance.power_state = self.parts.power_state(instance)
         instance.vm_state, instance.task_state = new_vm_state, None
         try:
             await instance.save(expected_task_state=started)
         except exception.InstanceNotFound:
             LOG.warning("%s: instance %s disappeared during reboot", self.host, instance.uuid)
+        self.notifier.instance(ctxt, instance, "reboot", "end")

@@ -13,10 +13,12 @@ from aionova.compute.wrappers import (
     error_out_instance_on_exception,
     reverts_task_state,
     set_migration_status,
+    wrap_exception,
     wrap_instance_event,
     wrap_instance_fault,
 )
 from aionova.context import RequestContext
+from aionova.notifications.legacy import image_meta
 from aionova.objects import Instance, Migration
 from aionova.states import task_states, vm_states
 from aionova.utils import best_effort
@@ -31,6 +33,7 @@ class Rebuild(Part):
     and the expected-task-state saves.
     """
 
+    @wrap_exception
     @reverts_task_state
     @wrap_instance_event(prefix="compute")
     @wrap_instance_fault
@@ -51,32 +54,53 @@ class Rebuild(Part):
         scheduled_node: str | None = None,
         limits: dict[str, Any] | None = None,
     ) -> None:
-        """Claim (evacuate), re-create the guest, then (evacuate) move host/node here."""
+        """Claim (evacuate), re-create the guest, then (evacuate) move host/node here.
+        Notified: ``exists`` and ``rebuild.start`` before, ``rebuild.end`` after, or
+        ``rebuild.error`` (and, when it propagates, ``compute.exception``)."""
         orig_vm_state = instance.vm_state
         if recreate and not scheduled_node:
-            nodes = self.driver.get_available_nodes()
-            if not nodes:
-                await set_migration_status(migration, "failed")
-                raise exception.BuildAbortException(
-                    instance_uuid=instance.uuid, reason="no compute node on this host"
-                )
-            scheduled_node = nodes[0]
+            scheduled_node = await self._local_node(ctxt, instance, migration)
+        orig_image = orig_image_ref or instance.image_ref
         try:
             async with error_out_instance_on_exception(instance, orig_vm_state):
                 await self._rebuild_with_claim(
-                    ctxt, instance, recreate, on_shared_storage, migration, scheduled_node, limits
+                    ctxt,
+                    instance,
+                    orig_image,
+                    recreate,
+                    on_shared_storage,
+                    migration,
+                    scheduled_node,
+                    limits,
                 )
-        except DELETED:
+        except DELETED as exc:
             LOG.debug("%s: %s deleted during rebuild", self.host, instance.uuid)
             await set_migration_status(migration, "failed")
-        except Exception:
+            self.notifier.instance(ctxt, instance, "rebuild", "error", exception=exc)
+        except Exception as exc:
             await set_migration_status(migration, "failed")
+            self.notifier.instance(ctxt, instance, "rebuild", "error", exception=exc)
             raise
+
+    async def _local_node(
+        self, ctxt: RequestContext, instance: Instance, migration: Migration | None
+    ) -> str:
+        """The node an evacuation lands on when the conductor named none."""
+        nodes = self.driver.get_available_nodes()
+        if nodes:
+            return nodes[0]
+        await set_migration_status(migration, "failed")
+        abort = exception.BuildAbortException(
+            instance_uuid=instance.uuid, reason="no compute node on this host"
+        )
+        self.notifier.instance(ctxt, instance, "rebuild", "error", exception=abort)
+        raise abort
 
     async def _rebuild_with_claim(
         self,
         ctxt: RequestContext,
         instance: Instance,
+        orig_image: str | None,
         recreate: bool,
         on_shared_storage: bool | None,
         migration: Migration | None,
@@ -84,7 +108,7 @@ class Rebuild(Part):
         limits: dict[str, Any] | None,
     ) -> None:
         if not recreate:  # same host: a NopClaim
-            await self._do_rebuild_instance(instance, recreate, on_shared_storage)
+            await self._do_rebuild_instance(ctxt, instance, orig_image, recreate, on_shared_storage)
             return
         assert node is not None
         try:
@@ -95,7 +119,7 @@ class Rebuild(Part):
             inner = exception.BuildAbortException(instance_uuid=instance.uuid, reason=exc.message)
             raise exception.InstanceFaultRollback(inner) from exc
         try:
-            await self._do_rebuild_instance(instance, recreate, on_shared_storage)
+            await self._do_rebuild_instance(ctxt, instance, orig_image, recreate, on_shared_storage)
         except Exception:
             await self.parts.rt.drop_move_claim(ctxt, instance)
             await set_migration_status(migration, "failed")
@@ -123,13 +147,22 @@ class Rebuild(Part):
         return on_shared_storage
 
     async def _do_rebuild_instance(
-        self, instance: Instance, recreate: bool, on_shared_storage: bool | None
+        self,
+        ctxt: RequestContext,
+        instance: Instance,
+        orig_image: str | None,
+        recreate: bool,
+        on_shared_storage: bool | None,
     ) -> None:
         """REBUILDING -> REBUILD_BLOCK_DEVICE_MAPPING -> REBUILD_SPAWNING -> ACTIVE (-> STOPPED)."""
         orig_vm_state = instance.vm_state
         if recreate:
             shared = self._check_evacuation(instance, on_shared_storage)
             LOG.info("%s: evacuating %s (shared storage: %s)", self.host, instance.uuid, shared)
+        # exists: with the image the instance had (the API already wrote the new one)
+        self.notifier.usage_exists(ctxt, instance, image_ref_url=orig_image)
+        extra = {"image_name": image_meta(instance.system_metadata).get("name", "")}
+        self.notifier.instance(ctxt, instance, "rebuild", "start", extra=extra)
         instance.power_state = self.parts.power_state(instance)
         instance.task_state = task_states.REBUILDING
         await instance.save(expected_task_state=[task_states.REBUILDING])
@@ -146,9 +179,16 @@ class Rebuild(Part):
         instance.launched_at = dt.datetime.now(dt.UTC)
         await instance.save(expected_task_state=[task_states.REBUILD_SPAWNING])
         if orig_vm_state == vm_states.STOPPED:
-            instance.task_state = task_states.POWERING_OFF
-            await instance.save()
-            await self.driver.power_off(instance)
-            instance.power_state = self.parts.power_state(instance)
-            instance.vm_state, instance.task_state = vm_states.STOPPED, None
-            await instance.save(expected_task_state=[task_states.POWERING_OFF])
+            await self._stop_again(ctxt, instance)
+        self.notifier.instance(ctxt, instance, "rebuild", "end", extra=extra)
+
+    async def _stop_again(self, ctxt: RequestContext, instance: Instance) -> None:
+        """Back to STOPPED, as it was (Nova runs its stop_instance: power_off notified)."""
+        instance.task_state = task_states.POWERING_OFF
+        await instance.save()
+        self.notifier.instance(ctxt, instance, "power_off", "start")
+        await self.driver.power_off(instance)
+        instance.power_state = self.parts.power_state(instance)
+        instance.vm_state, instance.task_state = vm_states.STOPPED, None
+        await instance.save(expected_task_state=[task_states.POWERING_OFF])
+        self.notifier.instance(ctxt, instance, "power_off", "end")

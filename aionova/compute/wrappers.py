@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import logging
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -18,6 +19,7 @@ from typing import Any, Protocol, TypeVar
 
 from aionova import exception
 from aionova.context import RequestContext
+from aionova.notifications.service import ServiceNotifications
 from aionova.objects import Instance, InstanceFault, Migration, ObjectStore
 from aionova.states import vm_states
 from aionova.utils import best_effort
@@ -32,6 +34,7 @@ class Owner(Protocol):
 
     host: str
     store: ObjectStore
+    notifier: ServiceNotifications
 
 
 async def add_instance_fault(
@@ -48,6 +51,27 @@ async def add_instance_fault(
         store.instance_fault_create(ctxt, fault),
         logger=LOG,
     )
+
+
+def wrap_exception(func: F) -> F:
+    """Nova's ``wrap_exception``: a failure is notified (the legacy event named after the
+    method and ``compute.exception``, both ERROR), then re-raised."""
+    signature = inspect.signature(func)
+
+    @functools.wraps(func)
+    async def inner(self: Owner, ctxt: RequestContext, *a: Any, **k: Any) -> Any:
+        try:
+            return await func(self, ctxt, *a, **k)
+        except Exception as exc:
+            try:
+                args = signature.bind(self, ctxt, *a, **k).arguments
+            except TypeError:  # the call itself did not match: no arguments to report
+                args = {}
+            call = {n: v for n, v in args.items() if n not in ("self", "ctxt")}
+            self.notifier.exception(ctxt, exc, function_name=func.__name__, args=call)
+            raise
+
+    return inner  # type: ignore[return-value]  # inner takes and returns what func does
 
 
 def reverts_task_state(func: F) -> F:

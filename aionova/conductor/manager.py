@@ -14,13 +14,16 @@ from aionova.conductor.passthrough import endpoint_methods
 from aionova.conductor.rebuild import RebuildTask
 from aionova.conductor.recovery import StuckWorkRecovery
 from aionova.conductor.rpcapi import ComputeTaskAPI
+from aionova.conductor.service_status import ServiceStatusWatch
 from aionova.config import Config
 from aionova.context import RequestContext
 from aionova.manager import Manager, PeriodicTask
+from aionova.notifications.service import ServiceNotifications
 from aionova.objects import Instance, RequestSpec, SchedulerRetries
 from aionova.objects.store import ObjectStore
 from aionova.scheduler import utils as scheduler_utils
 from aionova.scheduler.rpcapi import SchedulerAPI
+from aionova.servicegroup import ServiceGroupAPI
 from aionova.states import task_states, vm_states
 
 LOG = logging.getLogger(__name__)
@@ -45,9 +48,12 @@ class ConductorManager(Manager):
     def __init__(self, host: str, config: Config, transport: rpc.Transport, store: ObjectStore):
         super().__init__(host, config, transport, store)
         self.db = store
-        self.compute_task = ComputeTaskManager(host, config, transport, store)
+        self.compute_task = ComputeTaskManager(host, config, transport, store, self.notifier)
         self.recovery = StuckWorkRecovery(host, config, store, ComputeTaskAPI(transport, config))
         self.additional_endpoints = [self.compute_task]
+        d = config.DEFAULT
+        servicegroup = ServiceGroupAPI(d.report_interval, d.service_down_time)
+        self.service_status = ServiceStatusWatch(host, store, servicegroup, self.notifier)
 
     async def post_start_hook(self, ctxt: RequestContext) -> None:
         """Recover what a crash left stuck before (now), then periodically."""
@@ -57,7 +63,16 @@ class ConductorManager(Manager):
             LOG.exception("%s: recovering stuck work at start failed", self.host)
 
     def periodic_tasks(self) -> list[PeriodicTask]:
-        return [(self.config.conductor.recovery_interval, self.recover_stuck_work)]
+        tasks: list[PeriodicTask] = [
+            (self.config.conductor.recovery_interval, self.recover_stuck_work)
+        ]
+        if self.notifier.versioned_enabled:  # service.update is a versioned notification
+            tasks.append((self.config.DEFAULT.report_interval, self.watch_service_status))
+        return tasks
+
+    async def watch_service_status(self, ctxt: RequestContext) -> None:
+        """Periodic: ``service.update`` for services whose state changed (service_status.py)."""
+        await self.service_status.look(ctxt)
 
     async def recover_stuck_work(self, ctxt: RequestContext) -> None:
         """Periodic: builds and tasks the API or a conductor left without an owner."""
@@ -74,11 +89,18 @@ class ComputeTaskManager:
 
     target = rpc.Target(namespace="compute_task", version="1.12")
 
-    def __init__(self, host: str, config: Config, transport: rpc.Transport, db: ObjectStore):
+    def __init__(
+        self,
+        host: str,
+        config: Config,
+        transport: rpc.Transport,
+        db: ObjectStore,
+        notifier: ServiceNotifications,
+    ):
         self.host, self.config, self.db = host, config, db
         self.scheduler = SchedulerAPI(transport, config)
         self.compute_rpcapi = ComputeAPI(transport, db, config)
-        self.rebuild = RebuildTask(host, db, self.scheduler, self.compute_rpcapi)
+        self.rebuild = RebuildTask(host, db, self.scheduler, self.compute_rpcapi, notifier)
 
     async def build_instances(
         self,

@@ -9,6 +9,7 @@ from aionova import exception
 from aionova.compute.rpcapi import ComputeAPI
 from aionova.conductor.errors import error_out
 from aionova.context import RequestContext
+from aionova.notifications.service import ServiceNotifications
 from aionova.objects import Instance, Migration, RequestSpec
 from aionova.objects.store import ObjectStore
 from aionova.scheduler.rpcapi import SchedulerAPI
@@ -18,13 +19,23 @@ EVENT_REBUILD = "rebuild_server"
 
 
 class RebuildTask:
-    """Chooses the destination (unless given) and casts the compute's rebuild (1.8/1.12)."""
+    """Chooses the destination (unless given) and casts the compute's rebuild (1.8/1.12).
+
+    Before the cast it notifies ``rebuild.scheduled`` as Nova's conductor does: the legacy
+    event from this host, the versioned one as ``nova-conductor:<destination host>``.
+    """
 
     def __init__(
-        self, host: str, db: ObjectStore, scheduler: SchedulerAPI, compute_rpcapi: ComputeAPI
+        self,
+        host: str,
+        db: ObjectStore,
+        scheduler: SchedulerAPI,
+        compute_rpcapi: ComputeAPI,
+        notifier: ServiceNotifications,
     ) -> None:
         self.host, self.db = host, db
         self.scheduler, self.compute_rpcapi = scheduler, compute_rpcapi
+        self.notifier = notifier
 
     async def run(
         self,
@@ -55,6 +66,7 @@ class RebuildTask:
                 instance.image_ref = orig_image_ref  # rebuild only: roll the new image back
             await self._scheduling_failed(ctxt, instance, migration, exc)
             return
+        await self._scheduled(ctxt, instance, host)
         await self.compute_rpcapi.rebuild_instance(
             ctxt,
             instance,
@@ -73,6 +85,11 @@ class RebuildTask:
             limits=limits,
         )
         await self.db.action_event_finish(ctxt, instance.uuid, EVENT_REBUILD, "Success")
+
+    async def _scheduled(self, ctxt: RequestContext, instance: Instance, host: str) -> None:
+        """``rebuild.scheduled``, out before the compute hears of the rebuild."""
+        self.notifier.instance(ctxt, instance, "rebuild_scheduled", host=host)
+        await self.notifier.handoff()
 
     async def _accepted_migration(
         self, ctxt: RequestContext, instance: Instance

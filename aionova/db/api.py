@@ -11,7 +11,7 @@ import datetime as dt
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from aionova import exception
 from aionova.config import DatabaseOpts
@@ -49,12 +49,23 @@ LOG = logging.getLogger(__name__)
 Obj = TypeVar("Obj", bound=NovaObject[Any])
 
 
+class InstanceUpdateHook(Protocol):
+    """Told of each instance save: the row as saved, and as it was just before."""
+
+    def __call__(self, ctxt: Ctx, instance: Instance, before: Instance) -> None: ...
+
+
 class Database:
     """Shared by api, conductor and scheduler; objects it returns are bound to it.
 
     ``connection`` is a URL or path (see ``engine_for``) or an engine; ``opts`` the
     ``[database]`` settings (pool size, retries). ``retrying()`` gives the services'
     view of the same database: calls re-run over a lost connection (retrying.py).
+
+    ``on_instance_update`` (None unless set) is called after each ``instance_update``
+    with the row read just before it: where Nova's ``Instance.save`` sends
+    ``instance.update`` (set when ``[notifications] notify_on_state_change`` is; it
+    costs a read per save, so it is left unset otherwise).
     """
 
     def __init__(self, connection: str | Path | Engine, opts: DatabaseOpts | None = None) -> None:
@@ -62,6 +73,7 @@ class Database:
         self.engine: Engine = (
             engine_for(connection, self.opts) if isinstance(connection, (str, Path)) else connection
         )
+        self.on_instance_update: InstanceUpdateHook | None = None
 
     def retrying(self, policy: RetryPolicy | None = None) -> Database:
         """This database for a service: retryable failures re-run (same engine; open and
@@ -148,9 +160,13 @@ class Database:
         expected_task_state: Sequence[str | None] | None = None,
         expected_vm_state: Sequence[str | None] | None = None,
     ) -> Instance:
+        hook = self.on_instance_update
+        before = await instances.get(self.engine, uuid, False) if hook is not None else None
         instance = await instances.update(
             self.engine, uuid, updates, expected_task_state, expected_vm_state
         )
+        if hook is not None and before is not None:
+            hook(ctxt, instance, before)
         return self._bound(ctxt, instance)
 
     async def instance_destroy(self, ctxt: Ctx, uuid: str) -> Instance:

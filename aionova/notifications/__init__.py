@@ -1,7 +1,8 @@
 """Nova's notifications from aionova's objects: settings, payloads and the emitter.
 
-Not wired into the services yet: a service builds ``Notifications.from_settings``
-and calls ``notify_about_*`` where Nova does.
+Each service (compute, conductor, API) holds a ``ServiceNotifications``
+(service.py, built by ``aionova.messaging.get_notifier`` from ``[notifications]``
+and ``[oslo_messaging_notifications]``) and calls it where Nova emits.
 """
 
 from aionova.notifications.emitter import Notifications

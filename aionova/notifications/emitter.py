@@ -211,24 +211,26 @@ class Notifications:
         host: str | None = None,
         source: str | None = None,
     ) -> None:
-        """``instance.update`` (and legacy ``compute.instance.update``) when
-        ``notify_on_state_change`` asks for this change, as Nova's ``send_update``."""
+        """``compute.instance.update`` and ``instance.update`` for a save of ``instance``
+        (given its states before), as Nova's ``send_update``: nothing unless
+        ``notify_on_state_change`` is set; then every save is notified, as a state
+        transition when the vm state changed (``vm_and_task_state``: or the task state),
+        else with the current states as both old and new."""
         mode = self.opts.notify_on_state_change
         if mode is None:
             return
         changed = old_vm_state != instance.vm_state or (
             mode == "vm_and_task_state" and old_task_state != instance.task_state
         )
-        if not changed and old_display_name is None:
-            return
+        if not changed:
+            old_vm_state, old_task_state = instance.vm_state, instance.task_state
+        if old_display_name == instance.display_name:
+            old_display_name = None
         if self._legacy is not None:
-            extra = {
-                "old_state": old_vm_state,
-                "old_task_state": old_task_state,
-                "new_task_state": instance.task_state,
-                "old_display_name": old_display_name,
-            }
-            self.notify_about_instance_usage(ctxt, instance, "update", extra_usage_info=extra)
+            extra = legacy.update_info(instance, old_vm_state, old_task_state, old_display_name)
+            self.notify_about_instance_usage(
+                ctxt, instance, "update", extra_usage_info=extra, host=host
+            )
         if self._versioned is None:
             return
         try:
@@ -284,6 +286,36 @@ class Notifications:
         publisher = f"{service.binary}:{service.host}"
         self._queue_one(self._versioned, publisher, ctxt, "info", f"service.{action}", payload)
 
+    def notify_legacy(
+        self,
+        ctxt: RequestContext | None,
+        event_type: str,
+        payload: dict[str, Any],
+        *,
+        priority: str = "info",
+        service: str = "compute",
+        host: str | None = None,
+    ) -> None:
+        """Any legacy event (``publisher_id`` ``<service>.<host>``), payload already built."""
+        if self._legacy is not None:
+            publisher = f"{service}.{host or self.host}"
+            self._queue_one(self._legacy, publisher, ctxt, priority, event_type, payload)
+
+    def notify_versioned(
+        self,
+        ctxt: RequestContext | None,
+        event_type: str,
+        payload: dict[str, Any],
+        *,
+        priority: str = "info",
+        source: str | None = None,
+        host: str | None = None,
+    ) -> None:
+        """Any versioned event (``publisher_id`` ``<source>:<host>``), payload already built."""
+        if self._versioned is not None:
+            publisher = f"{source or self.binary}:{host or self.host}"
+            self._queue_one(self._versioned, publisher, ctxt, priority, event_type, payload)
+
     # -- queueing and sending ----------------------------------------------
 
     def _versioned_instance(
@@ -332,6 +364,21 @@ class Notifications:
     @property
     def dropped(self) -> int:
         return self._sender.dropped
+
+    @property
+    def queued(self) -> int:
+        """How many notifications were queued so far (a mark for ``wait_sent``)."""
+        return self._sender.accepted
+
+    @property
+    def handled(self) -> int:
+        """How many of those the sender is done with (sent, or failed and logged)."""
+        return self._sender.handled
+
+    async def wait_sent(self, mark: int, timeout: float) -> None:
+        """Wait until the first ``mark`` queued notifications were handed to the
+        transport (or given up); ``TimeoutError`` after ``timeout``."""
+        await self._sender.wait_handled(mark, timeout)
 
     async def join(self, timeout: float = 10.0) -> None:
         """Wait until everything queued so far was handed to the transport."""

@@ -119,3 +119,26 @@ def fault_info(exc: BaseException) -> dict[str, Any]:
         "code": code,
         "fault": {"message": message, "code": code, "details": details},
     }
+
+
+def update_info(
+    instance: Instance,
+    old_vm_state: str | None,
+    old_task_state: str | None,
+    old_display_name: str | None,
+) -> dict[str, Any]:
+    """What ``compute.instance.update`` adds to ``info_from_instance``: the states, the
+    current audit period (Nova's ``str`` of naive UTC datetimes) and a changed name."""
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    extra: dict[str, Any] = {
+        "old_state": old_vm_state,
+        "state": instance.vm_state,
+        "old_task_state": old_task_state,
+        "new_task_state": instance.task_state,
+        "audit_period_beginning": start.strftime("%Y-%m-%dT%H:%M:%S.%f"),
+        "audit_period_ending": now.strftime("%Y-%m-%dT%H:%M:%S.%f"),
+    }
+    if old_display_name:
+        extra["old_display_name"] = old_display_name
+    return extra

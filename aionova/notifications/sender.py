@@ -40,6 +40,9 @@ class SendQueue:
         self.closed = False
         self.sent = 0
         self.dropped = 0
+        self.accepted = 0  # put() calls that queued (the sequence number of the last one)
+        self.handled = 0  # of those, how many the sender is done with (sent or not)
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
 
     def __len__(self) -> int:
         return self._queue.qsize()
@@ -62,6 +65,7 @@ class SendQueue:
                     self.dropped,
                 )
             return False
+        self.accepted += 1
         if self._worker is None:
             self._worker = asyncio.get_running_loop().create_task(
                 self._send_forever(), name=self._name
@@ -79,6 +83,28 @@ class SendQueue:
                 self.sent += 1
             finally:
                 self._queue.task_done()
+                self.handled += 1
+                self._wake()
+
+    def _wake(self) -> None:
+        ready = [w for w in self._waiters if w[0] <= self.handled]
+        for waiter in ready:
+            self._waiters.remove(waiter)
+            if not waiter[1].done():
+                waiter[1].set_result(None)
+
+    async def wait_handled(self, mark: int, timeout: float) -> None:
+        """Wait until the first ``mark`` notifications queued are handled (TimeoutError)."""
+        if self.handled >= mark:
+            return
+        waiter = (mark, asyncio.get_running_loop().create_future())
+        self._waiters.append(waiter)
+        try:
+            async with asyncio.timeout(timeout):
+                await waiter[1]
+        finally:
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
 
     async def join(self, timeout: float = 10.0) -> None:
         """Wait until everything queued so far was handed to the transport."""

@@ -19,6 +19,9 @@ NOVA_CONTROL_EXCHANGE = "nova"
 
 NotificationFormat = Literal["unversioned", "versioned", "both"]
 StateChange = Literal["vm_state", "vm_and_task_state"]
+# The names ``aionova.rpc.Notifier`` loads (checked against it by a test): an unknown
+# name in a settings file fails when the settings are read, before anything starts.
+NotificationDriverName = Literal["messagingv2", "messaging", "log", "noop"]
 
 
 class NotificationsOpts(msgspec.Struct, kw_only=True, frozen=True):
@@ -48,7 +51,7 @@ class OsloMessagingNotificationsOpts(msgspec.Struct, kw_only=True, frozen=True):
     emitter's bounded queue keeps that from ever blocking an operation.
     """
 
-    driver: list[str] = msgspec.field(default_factory=lambda: ["messagingv2"])
+    driver: list[NotificationDriverName] = msgspec.field(default_factory=lambda: ["messagingv2"])
     topics: list[str] = msgspec.field(default_factory=lambda: ["notifications"])
     transport_url: str | None = None
     retry: int = -1

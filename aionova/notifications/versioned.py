@@ -27,6 +27,7 @@ VERSIONS: Final = {
     "InstanceActionRebuildPayload": "1.10",
     "InstanceUpdatePayload": "2.1",
     "InstanceStateUpdatePayload": "1.0",
+    "InstanceExistsPayload": "2.1",
     "AuditPeriodPayload": "1.0",
     "FlavorPayload": "1.4",
     "ExceptionPayload": "1.1",
@@ -202,6 +203,13 @@ def audit_period(now: dt.datetime | None = None) -> dict[str, Any]:
         "AuditPeriodPayload",
         {"audit_period_beginning": isotime(start), "audit_period_ending": isotime(now)},
     )
+
+
+def exists_payload(ctxt: RequestContext | None, instance: Instance) -> dict[str, Any]:
+    """InstanceExistsPayload 2.1 (instance.exists): the instance and the audit period."""
+    data = instance_data(ctxt, instance)
+    data["audit_period"] = audit_period()
+    return primitive("InstanceExistsPayload", data)
 
 
 def update_payload(

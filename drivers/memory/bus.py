@@ -9,6 +9,9 @@ callback runs as the message is routed (callbacks only hand work off, as the
 driver contract requires). A consumer with a *window* is handed at most that
 many messages not yet settled; the others wait in their queue, and settling
 one hands over the next, as a broker's prefetch limit does.
+A queue declared with a ``max_length`` keeps its newest messages when nobody
+consumes (RabbitMQ's ``x-max-length``, ``drop-head``): what it drops is counted
+(``overflowed``) and logged.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ class BusStatistics(msgspec.Struct, frozen=True):
     replies: int
     unsettled: int
     pending: dict[str, int]
+    overflowed: int = 0
 
 
 class Consumer:
@@ -56,13 +60,16 @@ class Consumer:
 
 
 class Queue:
-    __slots__ = ("consumers", "name", "next", "pending")
+    __slots__ = ("consumers", "name", "next", "overflowed", "pending")
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, max_length: int | None = None) -> None:
         self.name = name
-        self.pending: collections.deque[tuple[bytes, float | None]] = collections.deque()
+        self.pending: collections.deque[tuple[bytes, float | None]] = collections.deque(
+            maxlen=max_length
+        )
         self.consumers: list[Consumer] = []
         self.next = 0
+        self.overflowed = 0
 
     def pick(self) -> Consumer | None:
         """The next consumer in turn that has room, or None."""
@@ -87,14 +94,19 @@ class Bus:
         self._bound_in: dict[str, list[set[str]]] = {}
         self._repliers: dict[str, Handler] = {}
         self.published = self.delivered = self.unroutable = self.expired = self.replies = 0
+        self.overflowed = 0
         self._unsettled = 0
         self._idle: asyncio.Event | None = None
 
     # -- topology ----------------------------------------------------------
 
-    def declare(self, queue: str, exchange: str, key: str) -> None:
-        """Create ``queue`` if needed and bind it to ``exchange`` with ``key``."""
-        self._queues.setdefault(queue, Queue(queue))
+    def declare(
+        self, queue: str, exchange: str, key: str, *, max_length: int | None = None
+    ) -> None:
+        """Create ``queue`` if needed (keeping at most ``max_length`` waiting messages)
+        and bind it to ``exchange`` with ``key``."""
+        if queue not in self._queues:
+            self._queues[queue] = Queue(queue, max_length)
         self._bind(queue, self._bindings.setdefault((exchange, key), set()))
 
     def declare_fanout(self, queue: str, exchange: str) -> None:
@@ -194,10 +206,26 @@ class Bus:
             if consumer is not None:
                 self._hand_over(consumer, body)
                 return
+        if len(queue.pending) == queue.pending.maxlen:
+            self._overflow(queue)
         # No consumer, or none with room: only a waiting message can outlive its TTL.
         queue.pending.append((body, None if ttl is None else time.monotonic() + ttl))
         for consumer in queue.consumers:
             consumer.waiting = True
+
+    def _overflow(self, queue: Queue) -> None:
+        """The oldest waiting message of a full queue goes (the append drops it)."""
+        self.overflowed += 1
+        queue.overflowed += 1
+        if queue.overflowed == 1 or queue.overflowed % 1000 == 0:
+            LOG.warning(
+                "memory bus %s: queue %r is full (%d waiting, nobody consumes); "
+                "its oldest messages are dropped (%d so far)",
+                self.name,
+                queue.name,
+                queue.pending.maxlen,
+                queue.overflowed,
+            )
 
     def _hand_over(self, consumer: Consumer, body: bytes) -> None:
         self._unsettled += 1
@@ -266,6 +294,7 @@ class Bus:
             replies=self.replies,
             unsettled=self._unsettled,
             pending={n: len(q.pending) for n, q in self._queues.items() if q.pending},
+            overflowed=self.overflowed,
         )
 
     async def join(self, timeout: float = 10.0) -> None:

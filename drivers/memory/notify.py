@@ -4,6 +4,11 @@ Publishing to ``<topic>.<priority>`` first declares the queue named after the
 key (so notifications wait for a consumer); a pool-less listener consumes
 those queues, a pool's listeners one queue named after the pool, bound to
 every key. Deliveries are acknowledged or requeued (put back on their queue).
+
+Unlike RabbitMQ's, these queues live in the process's memory, and nobody outside
+the process can ever drain them: each keeps at most ``NOTIFICATION_QUEUE_LENGTH``
+waiting notifications, the newest (a service on ``memory://`` that emits for days
+with no listener does not grow without bound).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from aionova.rpc._target import Target
 from aionova.rpc.driver import NotificationHandler
 
 LOG = logging.getLogger(__name__)
+NOTIFICATION_QUEUE_LENGTH = 10_000
 
 
 class MemoryNotification:
@@ -62,7 +68,7 @@ def publish(bus: Bus, control_exchange: str, target: Target, body: bytes) -> Non
     """Declare the queue named after the routing key (idempotent), then route ``body``."""
     exchange = target.exchange or control_exchange
     key = target.topic or ""
-    bus.declare(key, exchange, key)
+    bus.declare(key, exchange, key, max_length=NOTIFICATION_QUEUE_LENGTH)
     bus.publish(exchange, key, body, ttl=None, mandatory=False)
 
 
@@ -80,7 +86,8 @@ def listen(
     for target, priority in targets_and_priorities:
         key = f"{target.topic}.{priority}"
         queue = pool or key
-        bus.declare(queue, target.exchange or control_exchange, key)
+        exchange = target.exchange or control_exchange
+        bus.declare(queue, exchange, key, max_length=NOTIFICATION_QUEUE_LENGTH)
         if queue not in queues:
             queues.append(queue)
     consumers: dict[str, Consumer] = {}

@@ -24,6 +24,7 @@ import psutil
 import pytest
 
 from bench._compute_host import drop_exchange
+from bench.boot_storm import _config, notification_queues
 from tests.conftest import DEFAULT_RABBIT_URL
 
 pytestmark = pytest.mark.rabbit
@@ -40,6 +41,8 @@ KEYS = {
     "seconds": float,
     "boots_per_s": float,
     "rpc_messages_per_boot": float,
+    "notifications": str,
+    "notifications_per_boot": float,
     "peak_rss_mb": float,
     "compute_processes": int,
     "peak_rss_mb_computes": float,
@@ -108,7 +111,45 @@ def test_tiny_storm_json_and_settled(exchange: str) -> None:
     assert result["overcommitted_hosts"] == 0
     assert result["rpc_messages_per_boot"] > 0
     assert result["peak_rss_mb"] > result["peak_rss_mb_computes"] > 0
+    assert result["notifications"] == "off" and result["notifications_per_boot"] == 0
     assert not _children(exchange)
+
+
+def test_tiny_storm_with_notifications_cleans_its_queues(exchange: str) -> None:
+    """Both formats, computes in a child: every boot's create.start/end in both formats
+    counted; the queues of the run's own notification topics are gone afterwards."""
+    command = [
+        *_command(exchange, computes=2, processes=1, instances=10),
+        "--notifications",
+        "both",
+    ]
+    done = subprocess.run(
+        command, cwd=REPO, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["notifications"] == "both" and result["active"] == 10
+    assert result["notifications_per_boot"] >= 4  # create.start and .end, twice each
+    leftovers = asyncio.run(_existing(notification_queues(_config("both", f"{exchange}_"))))
+    assert leftovers == []
+
+
+async def _existing(queues: list[str]) -> list[str]:
+    import aio_pika
+
+    from tests.notify.helpers import amqp_url
+
+    found = []
+    connection = await aio_pika.connect(amqp_url(_url("x")))
+    async with connection:
+        for name in queues:
+            channel = await connection.channel()
+            try:
+                await channel.declare_queue(name, passive=True)
+                found.append(name)
+            except aio_pika.exceptions.ChannelClosed:
+                pass
+    return found
 
 
 def test_sigterm_mid_storm_reaps_children(exchange: str) -> None:

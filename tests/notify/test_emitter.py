@@ -211,6 +211,14 @@ async def test_instance_update_follows_notify_on_state_change(bus_url: str) -> N
                     CTXT, instance, old_vm_state="building", old_task_state="spawning"
                 )
                 await emitter.stop()
-            await capture.wait(3)
+            await capture.wait(4)
     states = [g[3]["nova_object.data"]["state_update"]["nova_object.data"] for g in capture.got]
-    assert [s["old_state"] for s in states] == ["building", "active", "building"]
+    # None: nothing; then every save is notified (Nova's send_update), as a transition
+    # when the mode's states changed, else with the current states as old and new
+    assert [(s["old_state"], s["old_task_state"]) for s in states] == [
+        ("active", "rebooting"),  # vm_state mode: a task change is no transition
+        ("building", "spawning"),
+        ("active", None),  # vm_and_task_state mode: it is
+        ("building", "spawning"),
+    ]
+    assert all(s["state"] == "active" and s["new_task_state"] == "rebooting" for s in states)

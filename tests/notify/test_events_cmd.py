@@ -144,3 +144,85 @@ async def _drain_shared_queues(rabbit_url: str) -> None:
             for p in ("info", "error")
         ],
     )
+
+
+def test_listen_url_and_topics_come_from_the_settings(tmp_path: Path) -> None:
+    from aionova.cmd.events import listen_url, topics_for
+    from aionova.cmd.main import _parser, load_config
+
+    path = tmp_path / "aionova.toml"
+    path.write_text(
+        '[DEFAULT]\ntransport_url = "rabbit://u:p@rpc:5672/"\ncontrol_exchange = "cloud2"\n'
+        '[notifications]\nnotification_format = "versioned"\n'
+        'versioned_notifications_topics = ["vn"]\n'
+        '[oslo_messaging_notifications]\ntransport_url = "rabbit://u:p@notify:5672/"\n'
+        'topics = ["legacy"]\n'
+    )
+    args = _parser().parse_args(["events", "--config", str(path)])
+    cfg = load_config(args)
+    assert args.format is None
+    assert (
+        listen_url(cfg, args.transport_url) == "rabbit://u:p@notify:5672/?control_exchange=cloud2"
+    )
+    fmt = args.format or cfg.notifications.notification_format
+    topics = topics_for(fmt, cfg.notifications, cfg.oslo_messaging_notifications)
+    assert topics == ["vn"]
+    topics = topics_for("both", cfg.notifications, cfg.oslo_messaging_notifications)
+    assert topics == ["legacy", "vn"]
+    args = _parser().parse_args(["events", "--config", str(path), "--transport-url", "memory://x"])
+    assert listen_url(load_config(args), args.transport_url) == "memory://x?control_exchange=cloud2"
+
+
+@pytest.mark.rabbit
+async def test_command_against_a_running_control_plane(rabbit_url: str, tmp_path: Path) -> None:
+    """A real all-in-one over RabbitMQ; ``aionova events`` takes its format from the
+    settings (``notification_format = "both"``, no ``--format``) and prints a boot."""
+    from tests.clients.conftest import Process, call, free_port, wait_http
+
+    port = free_port()
+    env = {"AIONOVA_NOTIFICATIONS__NOTIFICATION_FORMAT": "both"}
+    argv = ["all-in-one", "--computes", "1", "--port", str(port), "--transport-url", rabbit_url]
+    argv += ["--database", str(tmp_path / "n.sqlite")]
+    control = Process(argv, tmp_path / "control.log", env)
+    base = f"http://127.0.0.1:{port}"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *("-m", "aionova", "events", "--transport-url", rabbit_url),
+        cwd=REPO,
+        env={**os.environ, **env, "AIONOVA_LOG_LEVEL": "WARNING"},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    lines: list[str] = []
+    try:
+        async with asyncio.timeout(60):
+            banner = (await proc.stderr.readline()).decode()
+        assert "notifications, versioned_notifications on rabbit://" in banner
+        await asyncio.to_thread(wait_http, f"{base}/v2.1")
+        spec = {"name": "ev", "imageRef": "155d900f-4e14-4e4c-a73d-069cbf4541e6"}
+        spec |= {"flavorRef": "1", "networks": "auto"}
+        status, body = await asyncio.to_thread(call, base, "POST", "/servers", {"server": spec})
+        assert status == 202, body
+        uuid = body["server"]["id"]
+        async with asyncio.timeout(60):
+            while sum(uuid in line for line in lines) < 4:
+                lines.append((await proc.stdout.readline()).decode().rstrip("\n"))
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGINT)
+            async with asyncio.timeout(30):
+                await proc.wait()
+        await asyncio.to_thread(control.stop)
+        await _drain_shared_queues(rabbit_url)
+    mine = [line for line in lines if uuid in line]
+    assert all(LINE.match(line) for line in mine), mine
+    assert [line.split()[3] for line in mine] == [
+        "compute.instance.create.start",
+        "instance.create.start",
+        "compute.instance.create.end",
+        "instance.create.end",
+    ]
+    assert mine[0].split()[2] == "INFO" and mine[0].split()[4] == "compute.compute1"
+    assert mine[1].split()[4] == "nova-compute:compute1"
+    assert mine[-1].endswith(f"instance {uuid} active")

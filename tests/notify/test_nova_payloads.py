@@ -14,6 +14,7 @@ import pytest
 
 from aionova import exception, rpc
 from aionova.notifications import Notifications, NotificationsOpts
+from aionova.notifications.service import ServiceNotifications
 from aionova.objects import Service
 from aionova.states import power_state, task_states, vm_states
 from tests.notify.instances import CTXT, HOST, WHEN, Capture, make_instance, raised
@@ -180,6 +181,15 @@ VERSIONED = {  # sample name → how aionova emits it
         old_vm_state=vm_states.BUILDING,
         old_task_state=None,
     ),
+    "instance-shutdown-start": lambda n: n.notify_about_instance_action(
+        CTXT, make_instance(task_state=task_states.DELETING), "shutdown", "start"
+    ),
+    "instance-shutdown-end": lambda n: n.notify_about_instance_action(
+        CTXT, make_instance(task_state=task_states.DELETING), "shutdown", "end"
+    ),
+    "instance-exists": lambda n: ServiceNotifications(n).usage_exists(
+        CTXT, make_instance(task_state=task_states.REBUILDING), image_ref_url=None
+    ),
     "compute-exception": lambda n: n.notify_about_exception(CTXT, raised(FAULT), source="nova-api"),
     "service-update": lambda n: n.notify_about_service(
         CTXT,
@@ -203,7 +213,8 @@ async def test_versioned_matches_nova_sample(
     emitter, capture = setup
     VERSIONED[sample](emitter)
     expected = load_sample(sample)
-    count = 2 if sample == "instance-update" else 1  # with the legacy compute.instance.update
+    # with the legacy compute.instance.update / .exists
+    count = 2 if sample in ("instance-update", "instance-exists") else 1
     await capture.wait(count)
     priority, publisher, _, payload = next(g for g in capture.got if g[2] == expected["event_type"])
     assert priority == expected["priority"]

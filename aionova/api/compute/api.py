@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from aionova import exception, rpc
+from aionova import exception, messaging, rpc
 from aionova.api.compute import specs
 from aionova.api.compute.checks import (
     check_image_fits,
@@ -46,6 +46,8 @@ class API:
         self.compute_rpcapi = ComputeAPI(transport, db, config)
         d = config.DEFAULT
         self.servicegroup = ServiceGroupAPI(d.report_interval, d.service_down_time)
+        # What Nova's API emits itself (evacuate, a delete done here); stop() it at the end.
+        self.notifier = messaging.get_notifier(config, transport, host=d.host, binary="nova-api")
 
     # -- boot and reads ---------------------------------------------------------------
     async def create(
@@ -242,6 +244,8 @@ class API:
         await instance.save()  # no expectation (2023.1+)
         await self.db.action_start(ctxt, instance.uuid, "evacuate")
         migration = await self.db.migration_create(ctxt, specs.evacuation(instance, host))
+        self.notifier.instance(ctxt, instance, "evacuate", source="nova-api")
+        await self.notifier.handoff()  # out before the conductor's and compute's events
         spec = await specs.request_spec_of(self.db, ctxt, instance)
         if host is not None and not force:
             nodes = await self.db.compute_node_get_all_by_host(ctxt, host)
@@ -324,13 +328,15 @@ class API:
             return
         await self.db.action_start(ctxt, instance.uuid, "delete")
         if not up:
-            await self._local_delete(instance)
+            await self._local_delete(ctxt, instance)
             return
         instance.task_state = task_states.DELETING
         await instance.save()
         await self.compute_rpcapi.terminate_instance(ctxt, instance, [])
 
-    async def _local_delete(self, instance: Instance) -> None:
+    async def _local_delete(self, ctxt: RequestContext, instance: Instance) -> None:
+        """Deleted here, ``delete.start`` / ``.end`` notified by the API (as Nova's)."""
+        self.notifier.instance(ctxt, instance, "delete", "start", source="nova-api")
         instance.vm_state, instance.task_state = vm_states.DELETED, None
         instance.terminated_at = dt.datetime.now(dt.UTC)
         try:
@@ -338,6 +344,8 @@ class API:
             await instance.destroy()
         except exception.InstanceNotFound:
             pass  # deleted meanwhile: what this delete wanted
+        finally:
+            self.notifier.instance(ctxt, instance, "delete", "end", source="nova-api")
 
     async def lock(self, ctxt: RequestContext, instance: Instance) -> None:
         """Lock: non-admin callers are refused state-changing operations."""
