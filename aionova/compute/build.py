@@ -77,21 +77,21 @@ class Build(Part):
     ) -> None:
         try:
             async with self.parts.locks(instance.uuid), self._slots:
-                if await self._started(instance):
+                if await self._started(ctxt, instance):
                     await self._build(
                         ctxt, instance, image, request_spec, filter_properties, node, limits
                     )
         except Exception:
             LOG.exception("%s: build of %s failed unexpectedly", self.host, instance.uuid)
 
-    async def _started(self, instance: Instance) -> bool:
+    async def _started(self, ctxt: RequestContext, instance: Instance) -> bool:
         """Task None: this compute starts the build (``instance_start_build``: only a
         build still waiting for a host, last sent here). False when the instance was
         deleted, errored out (e.g. by the conductor's recovery of a build that waited
         longer than ``build_recovery_timeout``), started already (a duplicate delivery)
         or sent elsewhere since (a reschedule): nothing is done twice."""
         try:
-            started = await self.store.instance_start_build(None, instance.uuid, self.host)
+            started = await self.store.instance_start_build(ctxt, instance.uuid, self.host)
         except (*_DELETED, exception.InstanceUpdateConflict) as exc:
             LOG.info("%s: build of %s not started here: %s", self.host, instance.uuid, exc)
             return False

@@ -195,10 +195,15 @@ class Database:
         return None if found is None else self._bound(ctxt, found)
 
     async def instance_start_build(self, ctxt: Ctx, uuid: str, host: str) -> Instance:
+        hook = self.on_instance_update
+        before = await instances.get(self.engine, uuid, False) if hook is not None else None
         started, live = await requests.start_build(self.engine, uuid, host)
         if started is None:
             instances.raise_conflict(uuid, live, [task_states.SCHEDULING])
-        return self._bound(ctxt, instances.to_instance(started))
+        instance = instances.to_instance(started)
+        if hook is not None and before is not None:  # a save, as instance_update's
+            hook(ctxt, instance, before)
+        return self._bound(ctxt, instance)
 
     # -- allocations ---------------------------------------------------------------------
     async def allocation_claim(
