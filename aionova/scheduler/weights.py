@@ -81,16 +81,21 @@ def _best_first(items: Sequence[T], key: Callable[[T], float], descending: bool)
     ``heapq.nlargest(n)`` is documented to equal ``sorted(..., reverse=True)[:n]``
     (ties in input order), and ``nsmallest`` the ascending sort, so every round
     extends the previous round's prefix. The first round (one item) is a plain
-    ``max``/``min`` in C.
+    ``max``/``min`` in C. The keys are read once, up front: the caller awaits
+    between items (a claim) while other requests change the hosts, and rounds
+    ranked on changed keys would skip some items and repeat others.
     """
+    values = list(map(key, items))
+    order = range(len(items))
     pick = heapq.nlargest if descending else heapq.nsmallest
     done, size = 0, 1
     while done < len(items):
         if size < len(items):
-            top = pick(size, items, key=key)
+            top = pick(size, order, key=values.__getitem__)
         else:
-            top = sorted(items, key=key, reverse=descending)
-        yield from top[done:]
+            top = sorted(order, key=values.__getitem__, reverse=descending)
+        for index in top[done:]:
+            yield items[index]
         done, size = len(top), size * FACTOR
 
 

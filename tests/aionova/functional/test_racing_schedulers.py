@@ -35,6 +35,7 @@ def _config() -> Config:
     refuses goes ERROR at once, so any slip of the schedulers shows as an ERROR while
     room was left."""
     config = fast_config(
+        service_down_time=30.0,  # a loaded machine's late heartbeat must not hide a host
         ram_allocation_ratio=1.0,
         cpu_allocation_ratio=1.0,
         disk_allocation_ratio=1.0,

@@ -167,6 +167,21 @@ def test_ranked_is_lazy_and_matches_a_full_stable_sort() -> None:
         assert first + list(it) == expected
 
 
+def test_ranked_yields_every_host_once_while_hosts_change() -> None:
+    """The scheduler awaits a claim between hosts while other requests consume from the
+    same host states: the ranking of one request must still yield each host once (a
+    ranking that re-read the changed weights skipped hosts, and boots failed with
+    NoValidHost while a host had room)."""
+    hosts = [_host(f"h{i}", free=2048 - i) for i in range(20)]
+    spec = _spec()
+    seen = []
+    for host in ranked(hosts, spec, [RAMWeigher(1.0)]):
+        seen.append(host.host)
+        host.free_ram_mb -= 1024  # consumed by a racing request meanwhile
+    assert sorted(seen) == sorted(h.host for h in hosts)
+    assert seen == [f"h{i}" for i in range(20)]  # the order of the request's start
+
+
 def _image(**props: object) -> ImageMeta:
     return ImageMeta(id="img", properties=props)
 
