@@ -1,0 +1,146 @@
+"""The three-node RabbitMQ cluster of scripts/rabbitmq-cluster.sh, seen by the tests.
+
+Nodes ``rabbit<PORT>@localhost`` on 127.0.0.1:PORT for PORT = BASE, BASE+1, BASE+2
+(``AIONOVA_CLUSTER_PORT``, default 5781). Everything goes through the script and
+``rabbitmqctl``: what the broker itself reports (queue types, leaders, the port each
+client connection came in on).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = REPO / "scripts" / "rabbitmq-cluster.sh"
+NODE_TIMEOUT = 180.0
+
+
+class Cluster:
+    """Start/stop nodes and ask the broker what it holds."""
+
+    def __init__(self, base: int | None = None) -> None:
+        self.base = base or int(os.environ.get("AIONOVA_CLUSTER_PORT", "5781"))
+        self.ports = (self.base, self.base + 1, self.base + 2)
+
+    # -- the script ---------------------------------------------------------------
+    def _script(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "AIONOVA_CLUSTER_PORT": str(self.base)}
+        return subprocess.run(
+            ["bash", str(SCRIPT), *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=NODE_TIMEOUT,
+            check=check,
+        )
+
+    def start(self) -> None:
+        """All three nodes up, joined (idempotent)."""
+        self._script("start")
+
+    def stop(self) -> None:
+        self._script("stop")
+
+    def is_formed(self) -> bool:
+        return self._script("status", check=False).returncode == 0
+
+    def node_of(self, port: int) -> int:
+        """1, 2 or 3: the node number of ``port``."""
+        return self.ports.index(port) + 1
+
+    def stop_node(self, node: int) -> None:
+        self._script("stop-node", str(node))
+
+    def start_node(self, node: int) -> None:
+        """Start node 1..3 again and wait until it runs as a member of the cluster."""
+        self._script("start-node", str(node))
+        deadline = time.monotonic() + NODE_TIMEOUT
+        while not self.is_formed():
+            assert time.monotonic() < deadline, f"node {node} did not rejoin the cluster"
+            time.sleep(0.5)
+
+    def url(self, **query: object) -> str:
+        """The multi-host transport URL, with oslo option query parameters."""
+        hosts = ",".join(f"guest:guest@127.0.0.1:{port}" for port in self.ports)
+        params = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in query.items()}
+        return f"rabbit://{hosts}/" + (f"?{urlencode(params)}" if params else "")
+
+    # -- rabbitmqctl --------------------------------------------------------------
+    def running_ports(self) -> list[int]:
+        up = []
+        for port in self.ports:
+            ping = subprocess.run(
+                ["rabbitmq-diagnostics", "-q", "ping"],
+                env={**os.environ, "RABBITMQ_NODENAME": f"rabbit{port}@localhost"},
+                capture_output=True,
+                timeout=60,
+            )
+            if ping.returncode == 0:
+                up.append(port)
+        return up
+
+    def ctl(self, *args: str, port: int | None = None) -> str:
+        """``rabbitmqctl -q ARGS`` on ``port``'s node (by default a running one)."""
+        if port is None:
+            running = self.running_ports()
+            assert running, "no cluster node is running"
+            port = running[0]
+        proc = subprocess.run(
+            ["rabbitmqctl", "-q", *args],
+            env={**os.environ, "RABBITMQ_NODENAME": f"rabbit{port}@localhost"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert proc.returncode == 0, f"rabbitmqctl {args}: {proc.stderr}"
+        return proc.stdout
+
+    def _json(self, *args: str) -> list[dict[str, Any]]:
+        out = self.ctl(*args, "--formatter", "json").strip()
+        return list(json.loads(out)) if out else []
+
+    def queues(self) -> dict[str, dict[str, Any]]:
+        """name → {type, durable, arguments (a dict), leader, members, messages …}."""
+        rows = self._json(
+            "list_queues",
+            "name",
+            "type",
+            "durable",
+            "arguments",
+            "leader",
+            "members",
+            "messages",
+            "consumers",
+        )
+        for row in rows:
+            row["arguments"] = {key: value for key, _, value in row["arguments"]}
+        return {row["name"]: row for row in rows}
+
+    def leader_port(self, queue: str) -> int:
+        """The port of the node holding ``queue``'s leader (a quorum queue)."""
+        leader = self.queues()[queue]["leader"]
+        return int(leader.split("@")[0].removeprefix("rabbit"))
+
+    def connections(self) -> list[dict[str, Any]]:
+        """Client connections: the client's ``connection_name`` (``program:pid:uuid``)
+        and the port (so the node) it came in on."""
+        rows = self._json("list_connections", "port", "client_properties")
+        for row in rows:
+            props = {key: value for key, _, value in row.pop("client_properties")}
+            row["name"] = str(props.get("connection_name", ""))
+        return rows
+
+    def ports_of_pid(self, pid: int) -> set[int]:
+        """The node ports the process ``pid`` is connected to."""
+        return {c["port"] for c in self.connections() if f":{pid}:" in c["name"]}
+
+    def delete_queues(self, prefix: str) -> None:
+        for name in self.queues():
+            if name.startswith(prefix):
+                self.ctl("delete_queue", name)
