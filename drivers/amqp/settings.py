@@ -185,6 +185,8 @@ def parse_url(url: str) -> AmqpSettings:
 
     Raises ValueError for an unknown scheme or a malformed option value;
     unknown options are logged and ignored (oslo.messaging has many we do not use).
+    An option given twice takes its last value, whichever of its names each uses
+    (so parameters appended to a URL override the ones before them).
     """
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
