@@ -144,3 +144,56 @@ class Cluster:
         for name in self.queues():
             if name.startswith(prefix):
                 self.ctl("delete_queue", name)
+
+
+def node_name(port: int) -> str:
+    """The node scripts/rabbitmq.sh runs on ``port``."""
+    return "rabbit@localhost" if port == 5672 else f"rabbit{port}@localhost"
+
+
+def rabbitmqctl(port: int, *args: str) -> str:
+    proc = subprocess.run(
+        ["rabbitmqctl", "-q", *args],
+        env={**os.environ, "RABBITMQ_NODENAME": node_name(port)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, f"rabbitmqctl {args}: {proc.stderr}"
+    return proc.stdout
+
+
+class VirtualHost:
+    """A vhost of its own for one deployment: its queues (``conductor``, ``compute.h1`` …)
+    are named by topic alone, so deployments on one broker are kept apart by vhost."""
+
+    def __init__(self, port: int, name: str) -> None:
+        self.port, self.name = port, name
+
+    def __enter__(self) -> VirtualHost:
+        rabbitmqctl(self.port, "add_vhost", self.name)
+        rabbitmqctl(self.port, "set_permissions", "-p", self.name, "guest", ".*", ".*", ".*")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        rabbitmqctl(self.port, "delete_vhost", self.name)
+
+    def queues(self) -> dict[str, dict[str, Any]]:
+        out = rabbitmqctl(
+            self.port,
+            "list_queues",
+            "-p",
+            self.name,
+            "name",
+            "type",
+            "consumers",
+            "messages",
+            "--formatter",
+            "json",
+        ).strip()
+        return {q["name"]: q for q in (json.loads(out) if out else [])}
+
+    def url(self, base: str) -> str:
+        """``base`` (a rabbit:// URL ending in ``/``) on this vhost."""
+        head, _, query = base.partition("?")
+        return head.rstrip("/") + "/" + self.name + (f"?{query}" if query else "")

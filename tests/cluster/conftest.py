@@ -6,8 +6,10 @@ brings back any node a failed test left down, so every test begins with three.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -34,3 +36,10 @@ def cluster(cluster_session: Cluster) -> Cluster:
     if not cluster_session.is_formed():
         cluster_session.start()
     return cluster_session
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """Where the deployment's state lives: ``AIONOVA_TEST_DATABASE_URL`` (a fresh
+    database, e.g. ``postgresql://…``) or a SQLite file of the test's own."""
+    return os.environ.get("AIONOVA_TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'nova.sqlite'}"
