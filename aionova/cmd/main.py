@@ -3,6 +3,7 @@
     aionova all-in-one [--computes N] [--port P]      # everything in one process
     aionova api | conductor | scheduler [--host NAME] # control-node services
     aionova compute --host NAME                       # one fake compute
+    aionova db-sync | seed                            # schema; starter flavors and images
     aionova keystone-register --url http://HOST:8774  # list the API in Keystone's catalog
     aionova events [--format both]                    # print notifications as they happen
 
@@ -27,8 +28,9 @@ from aionova.api.auth import UnsafeConfig, check_noauth_exposure
 from aionova.api.keystone import ConfigError
 from aionova.api.policy import PolicyFileError
 from aionova.api.requestlog import setup as setup_logging
-from aionova.cmd import events, keystone_register, services
+from aionova.cmd import dbsync, events, keystone_register, services
 from aionova.config import Config
+from aionova.exception import InvalidConfiguration
 from aionova.service import tune_gc
 
 LOG = logging.getLogger("aionova.cmd")
@@ -56,6 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compute", parents=[common], help="run one fake compute")
     p.add_argument("--host", required=True, help="the compute's host name")
     p.add_argument("--spawn-latency", type=float, default=0.0, help="seconds per spawn")
+    sub.add_parser("db-sync", parents=[common], help="create or migrate the database schema")
+    sub.add_parser("seed", parents=[common], help="add the starter flavors and images")
     p = sub.add_parser(
         "keystone-register",
         help="register the compute and image endpoints in Keystone",
@@ -121,12 +125,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         "compute": services.run_compute,
         "all-in-one": services.run_all_in_one,
         "events": events.run,
+        "db-sync": dbsync.run_db_sync,
+        "seed": dbsync.run_seed,
     }
     tune_gc()
     try:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(runners[args.command](cfg, args))
-    except (UnsafeConfig, ConfigError, PolicyFileError) as exc:
+    except (UnsafeConfig, ConfigError, PolicyFileError, InvalidConfiguration) as exc:
         sys.exit(f"aionova: bad configuration: {exc}")
     except services.UNREACHABLE as exc:  # the all-in-one: one process, no retry
         sys.exit(f"aionova {args.command}: cannot reach the message broker: {exc}")

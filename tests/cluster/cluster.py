@@ -105,10 +105,12 @@ class Cluster:
         out = self.ctl(*args, "--formatter", "json").strip()
         return list(json.loads(out)) if out else []
 
-    def queues(self) -> dict[str, dict[str, Any]]:
+    def queues(self, vhost: str = "/") -> dict[str, dict[str, Any]]:
         """name → {type, durable, arguments (a dict), leader, members, messages …}."""
         rows = self._json(
             "list_queues",
+            "-p",
+            vhost,
             "name",
             "type",
             "durable",
@@ -122,9 +124,9 @@ class Cluster:
             row["arguments"] = {key: value for key, _, value in row["arguments"]}
         return {row["name"]: row for row in rows}
 
-    def leader_port(self, queue: str) -> int:
+    def leader_port(self, queue: str, vhost: str = "/") -> int:
         """The port of the node holding ``queue``'s leader (a quorum queue)."""
-        leader = self.queues()[queue]["leader"]
+        leader = self.queues(vhost)[queue]["leader"]
         return int(leader.split("@")[0].removeprefix("rabbit"))
 
     def connections(self) -> list[dict[str, Any]]:
@@ -197,3 +199,23 @@ class VirtualHost:
         """``base`` (a rabbit:// URL ending in ``/``) on this vhost."""
         head, _, query = base.partition("?")
         return head.rstrip("/") + "/" + self.name + (f"?{query}" if query else "")
+
+
+def unacked_by_pid(cluster: Cluster, vhost: str) -> dict[int, int]:
+    """pid of a client process → messages delivered to it and not yet acknowledged."""
+    channels = cluster._json("list_channels", "name", "messages_unacknowledged", "vhost")
+    owners = {}
+    for row in cluster._json("list_connections", "name", "client_properties"):
+        props = {key: value for key, _, value in row["client_properties"]}
+        parts = str(props.get("connection_name", "")).split(":")
+        if len(parts) >= 2 and parts[1].isdigit():
+            owners[row["name"]] = int(parts[1])
+    totals: dict[int, int] = {}
+    for channel in channels:
+        if channel["vhost"] != vhost:
+            continue
+        connection = channel["name"].rpartition(" (")[0]
+        pid = owners.get(connection)
+        if pid is not None:
+            totals[pid] = totals.get(pid, 0) + int(channel["messages_unacknowledged"])
+    return totals

@@ -46,18 +46,21 @@ def start_replicated(
     computes: int = 3,
     sections: dict[str, dict[str, Any]] | None = None,
     tag: str = "r",
+    env: dict[str, dict[str, str]] | None = None,
 ) -> ControlPlane:
-    """Two APIs, two conductors, two schedulers and ``computes`` computes, all up."""
+    """Two APIs, two conductors, two schedulers and ``computes`` computes, all up
+    (``env``: extra environment by role)."""
+    env = env or {}
     plane = ControlPlane(workdir, transport_url, database, sections or fast_sections())
     plane.write_config()
     asyncio.run(prepare_database(database))
     try:
         for index in (1, 2):
-            plane.start("conductor", f"{tag}-ctl-{index}")
-            plane.start("scheduler", f"{tag}-sch-{index}")
-            plane.start("api", f"{tag}-api-{index}")
+            plane.start("conductor", f"{tag}-ctl-{index}", env=env.get("conductor", {}))
+            plane.start("scheduler", f"{tag}-sch-{index}", env=env.get("scheduler", {}))
+            plane.start("api", f"{tag}-api-{index}", env=env.get("api", {}))
         for index in range(1, computes + 1):
-            plane.start("compute", f"{tag}-cmp-{index}")
+            plane.start("compute", f"{tag}-cmp-{index}", env=env.get("compute", {}))
         plane.wait_ready(timeout=180)
     except BaseException:
         plane.kill_all()
