@@ -130,12 +130,21 @@ class ControlPlane:
         self.config_path.write_text(toml_text(sections))
         return self.config_path
 
-    def start(self, role: str, host: str, *args: str, env: Mapping[str, str] = {}) -> Daemon:
-        """Start ``aionova ROLE --host HOST --config FILE ARGS`` (an API on a free port)."""
+    def start(
+        self,
+        role: str,
+        host: str,
+        *args: str,
+        env: Mapping[str, str] | None = None,
+        profile: Path | None = None,
+    ) -> Daemon:
+        """Start ``aionova ROLE --host HOST --config FILE ARGS`` (an API on a free port);
+        with ``profile``, under cProfile, its statistics written there when it stops."""
         if not self.config_path.exists():
             self.write_config()
         port = free_port() if role == "api" else None
-        argv = [sys.executable, "-m", "aionova", role, "--host", host]
+        wrap = ["-m", "cProfile", "-o", str(profile)] if profile is not None else []
+        argv = [sys.executable, *wrap, "-m", "aionova", role, "--host", host]
         argv += ["--config", str(self.config_path), *args]
         if port is not None:
             argv += ["--port", str(port)]
@@ -144,7 +153,7 @@ class ControlPlane:
             argv,
             stdout=log.open("ab"),
             stderr=subprocess.STDOUT,
-            env={**os.environ, **self.env, **env},
+            env={**os.environ, **self.env, **(env or {})},
         )
         daemon = Daemon(role, host, proc, log, port)
         self.daemons.append(daemon)
@@ -234,9 +243,11 @@ def rest(base: str, method: str, path: str, body: object = None, timeout: float 
             return exc.code, raw.decode(errors="replace")
 
 
-async def prepare_database(database: str, flavors: Sequence[Any] = ()) -> None:
-    """Create the schema and the starter catalogue (and ``flavors``), as a deployment's
-    first step does, before any daemon starts."""
+async def prepare_database(
+    database: str, flavors: Sequence[Any] = (), images: Sequence[Any] = ()
+) -> None:
+    """Create the schema and the starter catalogue (and ``flavors``, ``images``), as a
+    deployment's first step does, before any daemon starts."""
     from aionova.cmd.seed import seed
     from aionova.db import Database
 
@@ -247,5 +258,9 @@ async def prepare_database(database: str, flavors: Sequence[Any] = ()) -> None:
         for flavor in flavors:
             if flavor.flavorid not in known:
                 await db.flavor_create(None, flavor)
+        have = {i.id for i in await db.image_get_all(None)}
+        for image in images:
+            if image.id not in have:
+                await db.image_create(None, image)
     finally:
         await db.close()

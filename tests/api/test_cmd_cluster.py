@@ -117,3 +117,18 @@ def test_two_conductors_on_one_machine_differ_by_host_only() -> None:
     assert msgspec.structs.replace(one.DEFAULT, host="x") == msgspec.structs.replace(
         two.DEFAULT, host="x"
     )
+
+
+def test_db_sync_and_seed_are_idempotent_and_refuse_unknown_schemes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from aionova.cmd.main import main
+
+    url = f"sqlite:///{tmp_path / 'n.sqlite'}"
+    for command in ("db-sync", "seed", "db-sync", "seed"):
+        main([command, "--database", url])
+    out = capsys.readouterr().out
+    assert "up to date" in out and out.count("aionova seed: 5 flavors, 3 images") == 2
+    with pytest.raises(SystemExit) as exc:
+        main(["db-sync", "--database", "mysql://nova:pw@db/nova"])
+    assert "bad configuration" in str(exc.value) and "mysql" in str(exc.value)
