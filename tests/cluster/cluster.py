@@ -65,6 +65,24 @@ class Cluster:
             assert time.monotonic() < deadline, f"node {node} did not rejoin the cluster"
             time.sleep(0.5)
 
+    def wait_safe_to_stop(self, node: int, timeout: float = NODE_TIMEOUT) -> None:
+        """Wait until stopping ``node`` leaves every quorum queue a majority (the node
+        that came back last has caught up): RabbitMQ's own check before a node stops."""
+        port = self.ports[node - 1]
+        deadline = time.monotonic() + timeout
+        while True:
+            check = subprocess.run(
+                ["rabbitmq-queues", "-q", "check_if_node_is_quorum_critical"],
+                env={**os.environ, "RABBITMQ_NODENAME": f"rabbit{port}@localhost"},
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            if check.returncode == 0:
+                return
+            assert time.monotonic() < deadline, f"node {node} stays quorum-critical: {check}"
+            time.sleep(1.0)
+
     def url(self, **query: object) -> str:
         """The multi-host transport URL, with oslo option query parameters."""
         hosts = ",".join(f"guest:guest@127.0.0.1:{port}" for port in self.ports)

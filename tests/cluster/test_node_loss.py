@@ -183,14 +183,16 @@ def _reconnected_away_from(dep: Deployment, port: int) -> dict[str, set[int]]:
     return wait_for(check, f"every daemon reconnected away from {port}", 90)
 
 
-def _settle_and_check(dep: Deployment, ids: list[str], timeout: float = 240.0) -> None:
+def _settle_and_check(dep: Deployment, ids: list[str], timeout: float = 240.0) -> dict[str, int]:
+    """Wait until every server is ACTIVE or ERROR; none stuck, no host over its limits."""
     database = dep.plane.database
     wait_for(lambda: not unsettled(database, ids), f"{len(ids)} servers ACTIVE or ERROR", timeout)
-    stuck = {
-        u: s for u, s in states(database).items() if s not in (("active", None), ("error", None))
-    }
+    now = states(database)
+    stuck = {u: s for u, s in now.items() if s not in (("active", None), ("error", None))}
     assert stuck == {}, f"stuck instances: {stuck}"
     assert overcommitted(database) == {}
+    mine = [now[i][0] for i in ids]
+    return {"servers": len(ids), "active": mine.count("active"), "error": mine.count("error")}
 
 
 def test_losing_the_connected_node_then_the_leaders_node_loses_nothing(
@@ -215,8 +217,10 @@ def test_losing_the_connected_node_then_the_leaders_node_loses_nothing(
             cluster.start_node(cluster.node_of(connected))
         back = f"rabbit{connected}@localhost"
         assert back in cluster.queues(dep.vhost)["conductor"]["members"]  # it rejoined
-        # 2. the node holding the conductor queue's leader now
+        # 2. the node holding the conductor queue's leader now, once it is safe to stop
+        # (RabbitMQ's check: the node that came back has caught up as a replica)
         leader = cluster.leader_port("conductor", dep.vhost)
+        cluster.wait_safe_to_stop(cluster.node_of(leader))
         cluster.stop_node(cluster.node_of(leader))
         try:
             if any(leader in ports for ports in moved.values()):
