@@ -6,7 +6,10 @@ real daemons (bench/_daemons.py) on a shared database and a (clustered) broker.
 children (bench/_compute_host.py); the storm goes through the APIs over HTTP, spread
 over them in turn. Per service: CPU seconds per boot (user + system of its processes
 during the storm, from /proc). A multi-host transport URL gets the cluster options
-(quorum queues, transient quorum queues, at-least-once) unless ``--no-quorum``.
+(quorum queues, transient quorum queues, at-least-once) unless ``--no-quorum``. A
+queue's type is fixed when first declared: switching ``--no-quorum`` on a broker
+that holds the run's queues (``conductor``, ``scheduler`` …) needs them deleted
+first (the conductors log the conflict and keep retrying).
 ``--profile ROLE`` runs that role's first process under cProfile and reports where
 its time went.
 """
