@@ -8,7 +8,8 @@ import tomllib
 import typing
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import msgspec
 
@@ -18,6 +19,11 @@ from aionova.notifications.settings import (
     OsloMessagingNotificationsOpts,
     with_control_exchange,
 )
+
+NonNegative = Annotated[int, msgspec.Meta(ge=0)]
+Seconds = Annotated[float, msgspec.Meta(ge=0)]
+#: Transport URL schemes of the RabbitMQ driver: the ones [oslo_messaging_rabbit] applies to.
+RABBIT_SCHEMES = frozenset({"rabbit", "amqp", "amqps", "kombu"})
 
 
 class DefaultOpts(msgspec.Struct, kw_only=True):
@@ -160,6 +166,49 @@ class OsloPolicyOpts(msgspec.Struct, kw_only=True):
     policy_file: str | None = None
 
 
+class OsloMessagingRabbitOpts(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The [oslo_messaging_rabbit] group: the RabbitMQ driver's options, oslo.messaging's
+    names and defaults, plus ours (``at_least_once``: durable topic queues and
+    acknowledgements after processing, so a crashed consumer's work is redelivered).
+
+    They reach the driver as query parameters of the transport URL (``transport_url()``),
+    where the same names work too: a parameter the URL has wins over the group. An
+    unknown option here is a configuration error (a typo would otherwise be ignored).
+    """
+
+    amqp_durable_queues: bool = False
+    amqp_auto_delete: bool = False
+    rabbit_quorum_queue: bool = False
+    rabbit_transient_quorum_queue: bool = False
+    rabbit_quorum_delivery_limit: NonNegative = 0
+    rabbit_quorum_max_memory_length: NonNegative = 0
+    rabbit_quorum_max_memory_bytes: NonNegative = 0
+    rabbit_ha_queues: bool = False
+    rabbit_transient_queues_ttl: NonNegative = 1800
+    rabbit_qos_prefetch_count: NonNegative = 0
+    heartbeat_timeout_threshold: NonNegative = 60
+    kombu_failover_strategy: Literal["round-robin", "shuffle"] = "round-robin"
+    kombu_missing_consumer_retry_timeout: Seconds = 60
+    rabbit_retry_interval: Seconds = 1.0
+    rabbit_retry_backoff: Seconds = 2.0
+    rabbit_interval_max: Seconds = 30.0
+    ssl: bool = False
+    ssl_ca_file: str | None = None
+    ssl_cert_file: str | None = None
+    ssl_key_file: str | None = None
+    at_least_once: bool = False
+
+    def query(self) -> list[tuple[str, str]]:
+        """The options that differ from their defaults, as URL query parameters."""
+        default = OsloMessagingRabbitOpts()
+        items = []
+        for name in self.__struct_fields__:
+            value = getattr(self, name)
+            if value != getattr(default, name):
+                items.append((name, str(value).lower() if isinstance(value, bool) else str(value)))
+        return items
+
+
 class Config(msgspec.Struct, kw_only=True):
     """All settings."""
 
@@ -175,6 +224,9 @@ class Config(msgspec.Struct, kw_only=True):
     oslo_messaging_notifications: OsloMessagingNotificationsOpts = msgspec.field(
         default_factory=OsloMessagingNotificationsOpts
     )
+    oslo_messaging_rabbit: OsloMessagingRabbitOpts = msgspec.field(
+        default_factory=OsloMessagingRabbitOpts
+    )
 
     def effective_service_down_time(self) -> float:
         """service_down_time, raised to 2.5 x report_interval when not above it (Nova's rule)."""
@@ -184,14 +236,33 @@ class Config(msgspec.Struct, kw_only=True):
         return d.service_down_time
 
     def rpc_transport_url(self) -> str:
-        """``[DEFAULT] transport_url`` on ``control_exchange`` (unless the URL names one)."""
-        return with_control_exchange(self.DEFAULT.transport_url, self.DEFAULT.control_exchange)
+        """The services' transport URL: ``[DEFAULT] transport_url`` with the
+        ``[oslo_messaging_rabbit]`` options (``transport_url``), on ``control_exchange``
+        (unless the URL names one)."""
+        return with_control_exchange(transport_url(self), self.DEFAULT.control_exchange)
 
     def with_default(self, **values: Any) -> Config:
         """A copy with some [DEFAULT] options replaced."""
         return msgspec.structs.replace(
             self, DEFAULT=msgspec.structs.replace(self.DEFAULT, **values)
         )
+
+
+def transport_url(cfg: Config) -> str:
+    """The RPC transport URL the services use: ``[DEFAULT] transport_url`` with the
+    ``[oslo_messaging_rabbit]`` options as query parameters. They go before the URL's
+    own parameters, and the driver takes the last value of an option (by either of
+    its names), so the URL wins. Other schemes (``memory://``) are returned as they are.
+    """
+    url = cfg.DEFAULT.transport_url
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in RABBIT_SCHEMES:
+        return url
+    ours = cfg.oslo_messaging_rabbit.query()
+    if not ours:
+        return url
+    theirs = parse_qsl(parts.query, keep_blank_values=True)
+    return urlunsplit(parts._replace(query=urlencode([*ours, *theirs])))
 
 
 def load(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Config:

@@ -4,6 +4,9 @@
     python -m bench.boot_storm --transport rabbit://guest:guest@127.0.0.1:5672/ \
         --computes 100 --instances 1000 --compute-processes 4
     python -m bench.boot_storm --database postgresql://aionova:aionova@127.0.0.1:55432/aionova
+    python -m bench.boot_storm --database postgresql://aionova:aionova@127.0.0.1:55432/aionova \
+        --transport-url "$(bash scripts/rabbitmq-cluster.sh url)" \
+        --conductors 2 --schedulers 2 --compute-processes 4 --via-api
 
 ``--database`` is SQLite (a temporary file, the default) or a PostgreSQL URL (the run
 gets a schema of its own there, dropped at the end); the JSON line names it.
@@ -16,6 +19,11 @@ sums, over every process, the messages sent during the storm (a cast 1, a call
 2: request + reply; heartbeats included); ``peak_rss_mb`` sums every process's
 peak RSS. Prints a progress bar on stderr, a table, then one JSON line on stdout.
 Measured, not asserted.
+
+With ``--conductors``/``--schedulers`` the control plane is replicated: real
+daemons on a shared database (``--database``, a SQLite file by default), see
+bench/_replicated.py; the JSON line then also holds, under ``baseline``, the
+single-process SQLite run (memory://, through the REST API) of the same storm.
 
 ``--notifications off|unversioned|versioned|both`` sets ``[notifications]
 notification_format`` (``off``: ``[oslo_messaging_notifications] driver = []``).
@@ -45,7 +53,7 @@ from aionova.context import RequestContext
 from aionova.deployment import AllInOne
 from aionova.notifications import NotificationsOpts, OsloMessagingNotificationsOpts
 from aionova.notifications.settings import NotificationDriverName
-from aionova.objects import Flavor, ImageMeta
+from aionova.objects import Flavor, ImageMeta, ObjectStore
 from aionova.service import tune_gc
 from aionova.utils import best_effort
 from aionova.virt.fake import FakeDriver
@@ -112,13 +120,18 @@ async def _counts(cloud: AllInOne) -> tuple[int, int]:
 
 
 async def _overcommitted(cloud: AllInOne, config: Config) -> int:
+    return await overcommitted_hosts(cloud.db, config)
+
+
+async def overcommitted_hosts(db: ObjectStore, config: Config) -> int:
+    """Hosts whose live instances use more than a HOST may give at the config's ratios."""
     d = config.DEFAULT
     limits = (
         HOST["memory_mb"] * d.ram_allocation_ratio - d.reserved_host_memory_mb,
         HOST["local_gb"] * d.disk_allocation_ratio,
         HOST["vcpus"] * d.cpu_allocation_ratio,
     )
-    usage = (await cloud.db.instance_usage_by_host(None)).values()
+    usage = (await db.instance_usage_by_host(None)).values()
     return sum(1 for used in usage if any(u > limit for u, limit in zip(used, limits, strict=True)))
 
 
@@ -291,11 +304,13 @@ def _table(result: dict) -> str:
     return "\n".join(f"{k:<{width}}  {v}" for k, v in result.items())
 
 
-def main(argv: list[str] | None = None) -> None:
+def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--computes", type=int, default=100)
     parser.add_argument("--instances", type=int, default=1000)
-    parser.add_argument("--transport", default=None, help="URL (default: a fresh memory://)")
+    parser.add_argument(
+        "--transport", "--transport-url", default=None, help="URL (default: a fresh memory://)"
+    )
     parser.add_argument(
         "--concurrency", type=int, default=200, help="boots in flight (created, not yet settled)"
     )
@@ -319,22 +334,76 @@ def main(argv: list[str] | None = None) -> None:
         default="off",
         help="notification_format of the control plane (off: no driver; default off)",
     )
+    parser.add_argument("--conductors", type=int, default=0, help="conductor processes")
+    parser.add_argument("--schedulers", type=int, default=0, help="scheduler processes")
+    parser.add_argument("--apis", type=int, default=1, help="API processes (replicated run)")
+    parser.add_argument(
+        "--no-quorum",
+        dest="quorum",
+        action="store_false",
+        default=None,
+        help="no quorum queues / at-least-once on a multi-host URL",
+    )
+    parser.add_argument("--profile", choices=("api", "conductor", "scheduler"), default=None)
+    parser.add_argument("--no-baseline", action="store_true", help="skip the single-process run")
     args = parser.parse_args(argv)
     remote = bool(args.transport) and not args.transport.startswith("memory:")
     if args.compute_processes and not remote:
         parser.error("--compute-processes needs a transport other processes can reach (rabbit://)")
-    processes = (4 if remote else 0) if args.compute_processes is None else args.compute_processes
-    tune_gc()  # as the aionova daemons do
-    storm = run(
-        args.computes,
-        args.instances,
-        args.transport,
-        args.concurrency,
-        args.via_api,
-        compute_processes=processes,
-        database=args.database,
-        notifications=args.notifications,
+    if (args.conductors or args.schedulers) and not (remote and args.via_api):
+        parser.error("--conductors/--schedulers run daemons: they need rabbit:// and --via-api")
+    args.compute_processes = (
+        (4 if remote else 0) if args.compute_processes is None else args.compute_processes
     )
+    return args
+
+
+async def _replicated_and_baseline(args: argparse.Namespace) -> dict:
+    from bench._replicated import run_replicated
+
+    result = await run_replicated(
+        transport=args.transport,
+        database=args.database,
+        computes=args.computes,
+        instances=args.instances,
+        concurrency=args.concurrency,
+        conductors=args.conductors,
+        schedulers=args.schedulers,
+        apis=args.apis,
+        compute_processes=args.compute_processes,
+        quorum=args.quorum,
+        profile=args.profile,
+        config=_config(args.notifications),
+        flavor=FLAVOR,
+        image=IMAGE,
+        overcommitted=overcommitted_hosts,
+    )
+    if not args.no_baseline:
+        base = await run(args.computes, args.instances, None, args.concurrency, via_api=True)
+        keep = ("boots_per_s", "launch_p50_ms", "launch_p99_ms", "active", "error", "seconds")
+        result["baseline"] = {
+            "run": "single-process sqlite memory://",
+            **{k: base[k] for k in keep},
+        }
+    return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parse(argv)
+    tune_gc()  # as the aionova daemons do
+    if args.conductors or args.schedulers:
+        storm = _replicated_and_baseline(args)
+    else:
+        storm = run(
+            args.computes,
+            args.instances,
+            args.transport,
+            args.concurrency,
+            args.via_api,
+            compute_processes=args.compute_processes,
+            database=args.database,
+            notifications=args.notifications,
+        )
     try:
         result = asyncio.run(_until_signal(storm))
     except asyncio.CancelledError:

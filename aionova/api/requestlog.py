@@ -27,3 +27,6 @@ def setup(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # aiormq warns with a traceback each time a broker closes a connection (a node
+    # restarting, a failover); the driver logs that loss and its reconnection itself.
+    logging.getLogger("aiormq.connection").setLevel(logging.ERROR)

@@ -1,7 +1,7 @@
 """``aionova``: one command, one sub-command per service, and the all-in-one.
 
     aionova all-in-one [--computes N] [--port P]      # everything in one process
-    aionova api | conductor | scheduler               # control-node services
+    aionova api | conductor | scheduler [--host NAME] # control-node services
     aionova compute --host NAME                       # one fake compute
     aionova keystone-register --url http://HOST:8774  # list the API in Keystone's catalog
     aionova events [--format both]                    # print notifications as they happen
@@ -53,17 +53,20 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("api", "all-in-one"):
         p = sub.add_parser(name, parents=[common], help=f"run the {name}")
+        _add_host(p)
         p.add_argument("--listen", help="address for the REST API (default 127.0.0.1)")
         p.add_argument("--port", type=int, help="port for the REST API (default 8774; 0: any)")
         if name == "all-in-one":
             p.add_argument("--computes", type=int, default=3, help="fake computes (default 3)")
             p.add_argument("--spawn-latency", type=float, default=0.0, help="seconds per spawn")
             p.add_argument("--no-seed", action="store_true", help="no flavors or images")
-    sub.add_parser("conductor", parents=[common], help="run the conductor")
-    sub.add_parser("scheduler", parents=[common], help="run the scheduler")
+    for name in ("conductor", "scheduler"):
+        _add_host(sub.add_parser(name, parents=[common], help=f"run the {name}"))
     p = sub.add_parser("compute", parents=[common], help="run one fake compute")
     p.add_argument("--host", required=True, help="the compute's host name")
     p.add_argument("--spawn-latency", type=float, default=0.0, help="seconds per spawn")
+    sub.add_parser("db-sync", parents=[common], help="create or migrate the database schema")
+    sub.add_parser("seed", parents=[common], help="add the starter flavors and images")
     p = sub.add_parser(
         "keystone-register",
         help="register the compute and image endpoints in Keystone",
@@ -74,9 +77,15 @@ def _parser() -> argparse.ArgumentParser:
     keystone_register.add_arguments(p)
     p = sub.add_parser("events", parents=[common], help="print notifications as they happen")
     events.add_arguments(p)
-    sub.add_parser("db-sync", parents=[common], help="create or migrate the database schema")
-    sub.add_parser("seed", parents=[common], help="add the starter flavors and images")
     return parser
+
+
+def _add_host(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--host",
+        help="this service's host name, as [DEFAULT] host (default: the machine's name); "
+        "two copies of a service on one machine need two names",
+    )
 
 
 def _register(args: argparse.Namespace) -> None:
@@ -93,6 +102,8 @@ def load_config(args: argparse.Namespace) -> Config:
     default, database, api = cfg.DEFAULT, cfg.database, cfg.api
     if args.transport_url:
         default = msgspec.structs.replace(default, transport_url=args.transport_url)
+    if getattr(args, "host", None):
+        default = msgspec.structs.replace(default, host=args.host)
     if args.database:
         database = msgspec.structs.replace(database, connection=args.database)
     if getattr(args, "listen", None):
@@ -130,10 +141,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(runners[args.command](cfg, args))
-    except (UnsafeConfig, ConfigError, PolicyFileError, rpc.DriverLoadFailure) as exc:
+    except (
+        UnsafeConfig,
+        ConfigError,
+        PolicyFileError,
+        InvalidConfiguration,
+        rpc.DriverLoadFailure,
+    ) as exc:
         sys.exit(f"aionova: bad configuration: {exc}")
     except DBError as exc:
         sys.exit(f"aionova: database: {exc}")
+    except services.UNREACHABLE as exc:  # the all-in-one: one process, no retry
+        sys.exit(f"aionova {args.command}: cannot reach the message broker: {exc}")
 
 
 if __name__ == "__main__":

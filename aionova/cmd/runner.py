@@ -24,6 +24,7 @@ class Runner:
     def __init__(self) -> None:
         self._stops: list[tuple[str, Stopper]] = []
         self._done = asyncio.Event()
+        self._watching = False
 
     def on_stop(self, name: str, stop: Stopper) -> None:
         self._stops.append((name, stop))
@@ -31,15 +32,33 @@ class Runner:
     def request_stop(self) -> None:
         self._done.set()
 
+    def watch_signals(self) -> None:
+        """SIGTERM/SIGINT request the stop from now on (idempotent)."""
+        if not self._watching:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, self.request_stop)
+            self._watching = True
+
+    async def stop_requested(self, within: float) -> bool:
+        """Whether a stop is requested within ``within`` seconds (waits at most that)."""
+        self.watch_signals()
+        try:
+            async with asyncio.timeout(within):
+                await self._done.wait()
+        except TimeoutError:
+            return False
+        return True
+
     async def serve_forever(self) -> None:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self.request_stop)
+        self.watch_signals()
         try:
             await self._done.wait()
         finally:
+            loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
+            self._watching = False
             await self.shutdown()
 
     async def shutdown(self, timeout: float = 20.0) -> None:

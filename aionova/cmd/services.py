@@ -12,7 +12,7 @@ from aionova.cmd.runner import Runner, start_api
 from aionova.cmd.seed import seed
 from aionova.compute.manager import ComputeManager
 from aionova.conductor.manager import ConductorManager
-from aionova.config import Config
+from aionova.config import Config, transport_url
 from aionova.db import Database
 from aionova.deployment import AllInOne
 from aionova.manager import Manager
@@ -21,6 +21,10 @@ from aionova.service import Service
 from aionova.virt.fake import FakeDriver, Latency
 
 LOG = logging.getLogger("aionova.cmd")
+#: Start attempts while the broker (or a compute's conductor) cannot be reached: every
+#: 1, 2, 4 … seconds, at most START_RETRY_MAX apart, until it works or SIGTERM.
+START_RETRY_MAX = 30.0
+UNREACHABLE = (rpc.TransportError, rpc.MessageDeliveryFailure, rpc.MessagingTimeout)
 HOST_SIZE: dict[str, int] = {"vcpus": 32, "memory_mb": 65536, "local_gb": 2000}
 
 
@@ -51,18 +55,44 @@ async def _run_service(
     cfg: Config, binary: str, topic: str, manager: Manager, runner: Runner
 ) -> None:
     service = Service(binary, topic, manager.host, manager)
-    await service.start()
+    if not await start_when_reachable(service, cfg, runner):
+        await runner.shutdown()
+        return
     runner.on_stop(binary, service.stop)
     LOG.info("%s on %s started (transport %s)", binary, manager.host, _redact(cfg))
     await runner.serve_forever()
 
 
+async def start_when_reachable(service: Service, cfg: Config, runner: Runner) -> bool:
+    """Start ``service``; while the broker (or, for a compute, the conductor behind
+    it) cannot be reached, log why and try again, backing off, as oslo.messaging's
+    services do. False when a stop (SIGTERM/SIGINT) came first."""
+    delay = 1.0
+    while True:
+        try:
+            await service.start()
+            return True
+        except UNREACHABLE as exc:
+            LOG.error(
+                "%s on %s cannot start: %s (transport %s); retrying in %.0fs",
+                service.binary,
+                service.host,
+                exc,
+                _redact(cfg),
+                delay,
+            )
+        if await runner.stop_requested(delay):
+            return False
+        delay = min(delay * 2, START_RETRY_MAX)
+
+
 def _redact(cfg: Config) -> str:
+    """The transport URL without credentials (every host's) or query."""
     url = cfg.DEFAULT.transport_url
-    if "@" in url:
-        scheme, _, rest = url.partition("://")
-        return f"{scheme}://***@{rest.rpartition('@')[2]}"
-    return url
+    scheme, _, rest = url.partition("://")
+    netloc, _, path = rest.partition("/")
+    hosts = ",".join(h.rpartition("@")[2] for h in netloc.split(","))
+    return f"{scheme}://{hosts}" + (f"/{path.partition('?')[0]}" if "/" in rest else "")
 
 
 async def run_conductor(cfg: Config, args: argparse.Namespace) -> None:
@@ -88,7 +118,7 @@ async def run_scheduler(cfg: Config, args: argparse.Namespace) -> None:
 async def run_compute(cfg: Config, args: argparse.Namespace) -> None:
     runner = Runner()
     transport = _transport(runner, cfg)
-    manager = ComputeManager(args.host, cfg, transport, _driver(args.spawn_latency))
+    manager = ComputeManager(cfg.DEFAULT.host, cfg, transport, _driver(args.spawn_latency))
     await _run_service(cfg, "nova-compute", "compute", manager, runner)
 
 
@@ -108,9 +138,10 @@ async def run_api(cfg: Config, args: argparse.Namespace) -> None:
 async def run_all_in_one(cfg: Config, args: argparse.Namespace) -> None:
     """api + conductor + scheduler + N fake computes, one process, one SQLite file."""
     runner = Runner()
-    url = cfg.DEFAULT.transport_url
-    transport_url = None if url.startswith("memory://") else url
-    cloud = AllInOne(cfg, cfg.database.connection, transport_url=transport_url)
+    url = transport_url(cfg)
+    cloud = AllInOne(
+        cfg, cfg.database.connection, transport_url=None if url.startswith("memory://") else url
+    )
     await cloud.start()
     runner.on_stop("control plane", cloud.stop)
     if not args.no_seed:

@@ -3,8 +3,9 @@
 Reconnection is a collaborator rather than aio-pika's ``Robust*`` class tree:
 a ``Connector`` owns a plain ``aio_pika.Connection`` and one supervisor task.
 When the connection closes (broker restart, dropped socket, missed heartbeats)
-the task reconnects, trying the URL's hosts in turn and waiting 1, 3, 5 … up
-to 30 s between attempts (oslo.messaging's defaults), then runs every
+the task reconnects, trying the URL's hosts in the order of
+``kombu_failover_strategy`` (``failover.py``) and waiting 1, 3, 5 … up to 30 s
+between rounds over all hosts (oslo.messaging's defaults), then runs every
 registered *setup* (a listener redeclaring its queues and consuming again).
 Users wait with ``get()``, which returns the open connection or raises
 ``ConnectionLost`` when the next connection attempt fails, so a caller's
@@ -19,7 +20,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import random
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
@@ -33,6 +33,7 @@ from aionova.drivers.amqp.errors import (
     is_library_cancellation,
     map_exception,
 )
+from aionova.drivers.amqp.failover import HostCycle
 from aionova.drivers.amqp.settings import AmqpSettings, Host
 from aionova.rpc.errors import TransportError
 from yarl import URL
@@ -68,8 +69,8 @@ class Connector:
         self._settings = settings
         self._role = role
         self._hosts = list(settings.hosts)
-        random.shuffle(self._hosts)
-        self._next_host = 0
+        self._cycle = HostCycle(self._hosts, settings.failover_strategy)
+        self._host: Host | None = None  # the host of the open connection
         self._connection: AbstractConnection | None = None
         self._ready = asyncio.Event()
         self._outcome: asyncio.Future[BaseException | None] | None = None
@@ -84,6 +85,11 @@ class Connector:
     def closed(self) -> bool:
         """Whether ``close()`` was called: no connection will be made any more."""
         return self._closed
+
+    @property
+    def host(self) -> Host | None:
+        """The broker of the open connection (None while there is none)."""
+        return self._host if self.is_connected else None
 
     @property
     def is_connected(self) -> bool:
@@ -146,9 +152,7 @@ class Connector:
         if self._outcome is not None and not self._outcome.done():
             self._outcome.set_result(error)
 
-    async def _open(self) -> AbstractConnection:
-        host = self._hosts[self._next_host % len(self._hosts)]
-        self._next_host += 1
+    async def _open(self, host: Host) -> AbstractConnection:
         settings = self._settings
         ssl_context = settings.ssl_context()  # a missing certificate is no connection failure
         try:
@@ -184,8 +188,9 @@ class Connector:
         untried = len(self._hosts)
         while not self._closed:
             attempt += 1
+            host = self._cycle.next()
             try:
-                conn = await self._open()
+                conn = await self._open(host)
             except Exception as exc:
                 if not is_connection_error(exc):
                     # Settings the broker never saw (a missing certificate file …):
@@ -201,7 +206,11 @@ class Connector:
                 untried -= 1
                 if untried > 0:  # one attempt is one round over the hosts
                     LOG.warning(
-                        "AMQP %s: cannot connect (%s); trying the next host", self._role, exc
+                        "AMQP %s: cannot connect to %s:%d (%s); trying the next host",
+                        self._role,
+                        host.host,
+                        host.port,
+                        exc,
                     )
                     attempt -= 1
                     continue
@@ -220,11 +229,14 @@ class Connector:
             lost = asyncio.Event()
             conn.close_callbacks.add(lambda *_, ev=lost: ev.set())
             if self.connects:
-                LOG.info("AMQP %s: reconnected", self._role)
+                LOG.info("AMQP %s: reconnected to %s:%d", self._role, host.host, host.port)
+            else:
+                LOG.info("AMQP %s: connected to %s:%d", self._role, host.host, host.port)
             self.connects += 1
             await self._run_setups(conn)
             attempt, untried = 0, len(self._hosts)
-            self._connection = conn
+            self._cycle.connected(host)
+            self._connection, self._host = conn, host
             self._ready.set()
             self._settle(None)
             await lost.wait()

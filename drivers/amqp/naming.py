@@ -66,8 +66,16 @@ def server_queue_name(topic: str, server: str) -> str:
     return f"{topic}.{server}"
 
 
-def _quorum_arguments() -> dict[str, Any]:
-    return {"x-queue-type": "quorum"}
+def _quorum_arguments(settings: AmqpSettings) -> dict[str, Any]:
+    """``x-queue-type: quorum`` and the quorum limits that are set (0: not sent)."""
+    args: dict[str, Any] = {"x-queue-type": "quorum"}
+    if settings.quorum_delivery_limit:
+        args["x-delivery-limit"] = settings.quorum_delivery_limit
+    if settings.quorum_max_memory_length:
+        args["x-max-in-memory-length"] = settings.quorum_max_memory_length
+    if settings.quorum_max_memory_bytes:
+        args["x-max-in-memory-bytes"] = settings.quorum_max_memory_bytes
+    return args
 
 
 def shared_queue_arguments(settings: AmqpSettings) -> dict[str, Any]:
@@ -76,15 +84,21 @@ def shared_queue_arguments(settings: AmqpSettings) -> dict[str, Any]:
     if settings.ha_queues:
         args["x-ha-policy"] = "all"
     if settings.quorum_queues:
-        args.update(_quorum_arguments())
+        args.update(_quorum_arguments(settings))
     return args
 
 
 def transient_queue_arguments(settings: AmqpSettings) -> dict[str, Any]:
-    """Arguments of the reply and fanout queues: ``x-expires`` in milliseconds."""
-    args: dict[str, Any] = {"x-expires": settings.transient_queues_ttl * 1000}
+    """Arguments of the reply and fanout queues: ``x-expires`` in milliseconds (none
+    when ``rabbit_transient_queues_ttl`` is 0), quorum ones with
+    ``rabbit_transient_quorum_queue`` (the quorum limits included, as oslo.messaging)."""
+    args: dict[str, Any] = {}
+    if settings.ha_queues:
+        args["x-ha-policy"] = "all"
     if settings.transient_quorum_queues:
-        args.update(_quorum_arguments())
+        args.update(_quorum_arguments(settings))
+    if settings.transient_queues_ttl > 0:
+        args["x-expires"] = settings.transient_queues_ttl * 1000
     return args
 
 

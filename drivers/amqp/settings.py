@@ -1,10 +1,13 @@
 """The driver's options: one frozen value parsed from the transport URL.
 
 ``rabbit://user:pass@h1:5672,user:pass@h2:5672/vhost?heartbeat=30&prefetch=10``
-gives two hosts tried in turn (failover), the virtual host ``vhost`` and the
-query options below. oslo.messaging's option names are accepted as aliases
-(``amqp_durable_queues``, ``rabbit_qos_prefetch_count`` …) so one URL can
-serve both frameworks. ``amqps://`` or ``?ssl=1`` turns TLS on.
+gives two hosts tried in turn (failover, ``kombu_failover_strategy``), the
+virtual host ``vhost`` and the query options below. oslo.messaging's option
+names are accepted as aliases (``amqp_durable_queues``, ``rabbit_quorum_queue``,
+``rabbit_qos_prefetch_count`` …) so one URL can serve both frameworks.
+``amqps://`` or ``?ssl=1`` turns TLS on. Values that cannot work together
+(quorum and mirrored queues, an unknown failover strategy, a negative limit)
+raise ``ValueError`` when the settings are made.
 """
 
 from __future__ import annotations
@@ -20,6 +23,9 @@ LOG = logging.getLogger(__name__)
 DEFAULT_PORT = 5672
 DEFAULT_TLS_PORT = 5671
 SCHEMES = frozenset({"rabbit", "amqp", "kombu", "amqps"})
+#: ``kombu_failover_strategy``: the URL's hosts in their order, or a fresh random
+#: order for every round of attempts.
+FAILOVER_STRATEGIES = ("round-robin", "shuffle")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,8 +49,12 @@ class AmqpSettings:
     auto_delete: bool = False
     quorum_queues: bool = False
     transient_quorum_queues: bool = False
+    quorum_delivery_limit: int = 0
+    quorum_max_memory_length: int = 0
+    quorum_max_memory_bytes: int = 0
     ha_queues: bool = False
     transient_queues_ttl: int = 1800
+    failover_strategy: str = "round-robin"
     prefetch: int = 0
     heartbeat: int = 60
     retry_interval: float = 1.0
@@ -59,6 +69,23 @@ class AmqpSettings:
     ssl_cert_file: str | None = None
     ssl_key_file: str | None = None
     ssl_verify: bool = True
+
+    def __post_init__(self) -> None:
+        if self.ha_queues and (self.quorum_queues or self.transient_quorum_queues):
+            raise ValueError(
+                "rabbit_ha_queues is set with rabbit_quorum_queue or "
+                "rabbit_transient_quorum_queue: a queue is either quorum or mirrored (HA)"
+            )
+        if self.failover_strategy not in FAILOVER_STRATEGIES:
+            raise ValueError(
+                f"kombu_failover_strategy {self.failover_strategy!r} is not one of "
+                f"{', '.join(FAILOVER_STRATEGIES)}"
+            )
+        for name in _NON_NEGATIVE:
+            if getattr(self, name) < 0:
+                raise ValueError(f"option {name!r} must be 0 or more, not {getattr(self, name)}")
+        if not self.hosts:
+            raise ValueError("a transport URL needs at least one host")
 
     @property
     def durable(self) -> bool:
@@ -88,8 +115,12 @@ _ALIASES = {
     "amqp_auto_delete": "auto_delete",
     "rabbit_quorum_queue": "quorum_queues",
     "rabbit_transient_quorum_queue": "transient_quorum_queues",
+    "rabbit_quorum_delivery_limit": "quorum_delivery_limit",
+    "rabbit_quorum_max_memory_length": "quorum_max_memory_length",
+    "rabbit_quorum_max_memory_bytes": "quorum_max_memory_bytes",
     "rabbit_ha_queues": "ha_queues",
     "rabbit_transient_queues_ttl": "transient_queues_ttl",
+    "kombu_failover_strategy": "failover_strategy",
     "rabbit_qos_prefetch_count": "prefetch",
     "heartbeat_timeout_threshold": "heartbeat",
     "rabbit_retry_interval": "retry_interval",
@@ -100,6 +131,14 @@ _ALIASES = {
     "ssl_certfile": "ssl_cert_file",
     "ssl_keyfile": "ssl_key_file",
 }
+_NON_NEGATIVE = (
+    "quorum_delivery_limit",
+    "quorum_max_memory_length",
+    "quorum_max_memory_bytes",
+    "transient_queues_ttl",
+    "prefetch",
+    "heartbeat",
+)
 _OPTIONS = {f.name: f for f in fields(AmqpSettings) if f.name not in ("hosts", "virtual_host")}
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", "none", ""})
@@ -113,10 +152,11 @@ def _convert(name: str, kind: str, raw: str) -> Any:
         if low in _FALSE:
             return False
         raise ValueError(f"option {name!r}: {raw!r} is not a boolean")
-    if kind == "int":
-        return int(raw)
-    if kind == "float":
-        return float(raw)
+    if kind in ("int", "float"):
+        try:
+            return int(raw) if kind == "int" else float(raw)
+        except ValueError:
+            raise ValueError(f"option {name!r}: {raw!r} is not a number ({kind})") from None
     if "None" in kind:
         return raw or None
     return raw
@@ -130,6 +170,8 @@ def _parse_host(netloc: str, default_port: int) -> Host:
         port = rest[1:] if rest.startswith(":") else ""
     else:
         host, _, port = hostport.partition(":")
+    if port and not port.isdigit():
+        raise ValueError(f"transport URL host {hostport!r}: port {port!r} is not a number")
     return Host(
         host=host or "localhost",
         port=int(port) if port else default_port,
@@ -143,6 +185,8 @@ def parse_url(url: str) -> AmqpSettings:
 
     Raises ValueError for an unknown scheme or a malformed option value;
     unknown options are logged and ignored (oslo.messaging has many we do not use).
+    An option given twice takes its last value, whichever of its names each uses
+    (so parameters appended to a URL override the ones before them).
     """
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
