@@ -24,6 +24,7 @@ import pytest
 from aionova import messaging, rpc
 from aionova.baserpc import BaseAPI
 from aionova.context import get_admin_context
+from aionova.notifications.settings import NOVA_CONTROL_EXCHANGE, with_control_exchange
 from bench._daemons import ControlPlane, Daemon
 from tests.cluster.cluster import Cluster, VirtualHost, unacked_by_pid
 from tests.cluster.deploy import (
@@ -199,7 +200,10 @@ def test_losing_the_connected_node_then_the_leaders_node_loses_nothing(
     deployment: Deployment,
 ) -> None:
     dep, cluster = deployment, deployment.cluster
-    probe_url = cluster.url(**RABBIT).replace("/?", f"/{dep.vhost}?")
+    # On the control plane's exchange ([DEFAULT] control_exchange, Nova's "nova").
+    probe_url = with_control_exchange(
+        cluster.url(**RABBIT).replace("/?", f"/{dep.vhost}?"), NOVA_CONTROL_EXCHANGE
+    )
     storm, prober = Storm(dep, rate=3.0, prefix="loss"), Prober(probe_url)
     storm.start()
     prober.start()
