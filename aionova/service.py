@@ -124,8 +124,15 @@ class Service:
         ref.report_count += 1
         try:
             await ref.save()
-        except rpc.MessagingTimeout:
-            LOG.warning("%s: lost connection to the conductor, heartbeat skipped", self.host)
+        except (rpc.MessagingTimeout, rpc.MessageDeliveryFailure, rpc.TransportError) as exc:
+            # The broker or the conductor is away (a node lost, a restart): the next
+            # heartbeat tries again; the reason is enough, no traceback.
+            LOG.warning(
+                "%s: lost connection to the conductor, heartbeat skipped: %s: %s",
+                self.host,
+                type(exc).__name__,
+                exc,
+            )
             ref.obj_reset_changes()
         except exception.NotFound:
             LOG.warning("%s: service row was deleted", self.host)

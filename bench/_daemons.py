@@ -74,6 +74,7 @@ class Daemon:
     proc: subprocess.Popen[bytes]
     log: Path
     port: int | None = None  # the API's
+    log_offset: int = 0  # where this process's lines start in ``log``
 
     @property
     def pid(self) -> int:
@@ -149,13 +150,14 @@ class ControlPlane:
         if port is not None:
             argv += ["--port", str(port)]
         log = self.workdir / f"{host}.log"
+        offset = log.stat().st_size if log.exists() else 0  # a restart appends to the log
         proc = subprocess.Popen(
             argv,
             stdout=log.open("ab"),
             stderr=subprocess.STDOUT,
             env={**os.environ, **self.env, **(env or {})},
         )
-        daemon = Daemon(role, host, proc, log, port)
+        daemon = Daemon(role, host, proc, log, port, offset)
         self.daemons.append(daemon)
         return daemon
 
@@ -186,11 +188,14 @@ class ControlPlane:
         deadline = time.monotonic() + timeout
         for api in self.of("api"):
             wait_http(api, deadline)
-        wanted = {(BINARY[d.role], d.host) for d in self.daemons if d.role != "api"}
+        services = [d for d in self.daemons if d.role != "api"]
+        wanted = {(BINARY[d.role], d.host) for d in services}
         while True:
             self.check_alive()
             up = self.services_up()
-            if wanted <= up:
+            # A restarted daemon's service may still look up from its last life: its
+            # own log says when this process has started.
+            if wanted <= up and all(_started(d) for d in services):
                 return
             if time.monotonic() > deadline:
                 raise TimeoutError(f"not up after {timeout:.0f}s: {sorted(wanted - up)}")
@@ -264,3 +269,12 @@ async def prepare_database(
                 await db.image_create(None, image)
     finally:
         await db.close()
+
+
+def _started(daemon: Daemon) -> bool:
+    """Whether the daemon's log says its service started (aionova/cmd/services.py)."""
+    if not daemon.log.exists():
+        return False
+    with daemon.log.open("rb") as f:
+        f.seek(daemon.log_offset)
+        return b" started (transport " in f.read()

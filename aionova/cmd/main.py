@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -113,7 +114,20 @@ def load_config(args: argparse.Namespace) -> Config:
     return msgspec.structs.replace(cfg, DEFAULT=default, database=database, api=api)
 
 
+def _stop_before_start(signum: int, frame: object) -> None:
+    """SIGTERM before the service's loop watches signals: nothing runs yet, exit cleanly."""
+    sys.exit(0)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
+    previous = signal.signal(signal.SIGTERM, _stop_before_start)
+    try:
+        _main(argv)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: Sequence[str] | None) -> None:
     args = _parser().parse_args(argv)
     setup_logging(args.log_level)
     if args.command == "keystone-register":

@@ -19,12 +19,17 @@ Stopper = Callable[[], Awaitable[None]]
 
 
 class Runner:
-    """Collects stop callbacks; ``serve_forever`` waits for a signal, then runs them."""
+    """Collects stop callbacks; ``serve_forever`` waits for a signal, then runs them.
+
+    Made inside the running loop, it watches SIGTERM/SIGINT from the start: a stop
+    asked for while the service is still starting ends it cleanly once started.
+    """
 
     def __init__(self) -> None:
         self._stops: list[tuple[str, Stopper]] = []
         self._done = asyncio.Event()
         self._watching = False
+        self.watch_signals()
 
     def on_stop(self, name: str, stop: Stopper) -> None:
         self._stops.append((name, stop))
