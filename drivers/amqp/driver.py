@@ -74,13 +74,23 @@ class AmqpDriver:
                 f"{self.settings.max_message_size}"
             )
         exchange, routing_key = naming.publish_address(self.settings, target)
+        expiration = expiration_ms(timeout)
+        # A call needs no publisher confirm: its reply (or its timeout) tells the
+        # caller. A cast waits for the broker's confirm, so it is not lost when
+        # the connection breaks first (it is published again on the next one);
+        # so does every publish of the at-least-once mode.
+        confirm = timeout is None or mandatory or self.settings.at_least_once
+        if not confirm and self._publisher.publish_now(exchange, routing_key, body, expiration):
+            await self._publisher.wait_backlog()
+            return
         publishing = self._publisher.publish(
             exchange,
             routing_key,
             body,
-            properties(expiration_ms(timeout)),
+            None if expiration is None else properties(expiration),
             mandatory=mandatory,
             retry=retry,
+            confirm=confirm,
         )
         if timeout is None:
             await publishing
@@ -180,6 +190,7 @@ class AmqpDriver:
         for listener in listeners:
             await listener.close()
         await self._notifications.close()
+        await self._replies.close()
         await self._publisher.close()
         await self._pub_conn.close()
         await self._sub_conn.close()
