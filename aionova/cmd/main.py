@@ -6,6 +6,9 @@
     aionova keystone-register --url http://HOST:8774  # list the API in Keystone's catalog
     aionova events [--format both]                    # print notifications as they happen
 
+Daemons run on uvloop where it is installed (the ``[speed]`` extra), else on
+asyncio; ``--loop`` (or ``$AIONOVA_LOOP``) chooses.
+
 Settings come from a TOML file (``--config`` or ``$AIONOVA_CONFIG``), then
 ``AIONOVA_<SECTION>__<KEY>`` environment variables, then these flags.
 """
@@ -23,6 +26,7 @@ from collections.abc import Sequence
 import msgspec
 
 from aionova import config as config_mod
+from aionova import eventloop
 from aionova.api.auth import UnsafeConfig, check_noauth_exposure
 from aionova.api.keystone import ConfigError
 from aionova.api.policy import PolicyFileError
@@ -40,6 +44,12 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--transport-url", help="memory://NAME or rabbit://user:pw@host:port/")
     common.add_argument("--database", help="SQLite file shared by api, conductor, scheduler")
     common.add_argument("--log-level", default=os.environ.get("AIONOVA_LOG_LEVEL", "INFO"))
+    common.add_argument(
+        "--loop",
+        choices=eventloop.LOOPS,
+        default=os.environ.get("AIONOVA_LOOP") or None,
+        help="event loop (default: uvloop where installed, the [speed] extra; else asyncio)",
+    )
     parser = argparse.ArgumentParser(prog="aionova", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("api", "all-in-one"):
@@ -98,6 +108,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         _register(args)
         return
     try:
+        loop = eventloop.resolve(args.loop)
+    except ValueError as exc:  # --loop uvloop without uvloop installed
+        sys.exit(f"aionova: {exc}")
+    try:
         cfg = load_config(args)
         if args.command in ("api", "all-in-one"):
             check_noauth_exposure(cfg.api)
@@ -114,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     tune_gc()
     try:
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(runners[args.command](cfg, args))
+            eventloop.run(runners[args.command](cfg, args), loop)
     except (UnsafeConfig, ConfigError, PolicyFileError) as exc:
         sys.exit(f"aionova: bad configuration: {exc}")
 
