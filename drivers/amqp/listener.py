@@ -28,7 +28,7 @@ from aiormq.abc import DeliveredMessage
 LOG = logging.getLogger(__name__)
 
 
-async def _close_quietly(
+async def close_quietly(
     channel: AbstractChannel | aiormq.abc.AbstractChannel, timeout: float
 ) -> None:
     if channel.is_closed:
@@ -148,10 +148,10 @@ class AmqpListener:
             # out) does not wait for that: the channel then goes with its connection.
             if not being_cancelled():
                 if consumer is not None:
-                    await _close_quietly(consumer, timeout)
-                await _close_quietly(declarer.channel, timeout)
+                    await close_quietly(consumer, timeout)
+                await close_quietly(declarer.channel, timeout)
             raise
-        await _close_quietly(declarer.channel, timeout)
+        await close_quietly(declarer.channel, timeout)
         self._channel, self._consumer_tags = consumer, tags
 
     def _on_delivery(self, message: DeliveredMessage) -> None:
