@@ -94,9 +94,9 @@ class Outbox:
             )
 
     async def _put_later(self, cork: Cork) -> None:
-        closing = asyncio.ensure_future(self._connection.closing)
         putting = asyncio.ensure_future(self._queue.put(cork))
-        try:
+        closing = self._connection.closing  # aiormq: an observer of its own, cancelled below
+        try:  # until there is room, or the connection closes (then nobody writes it)
             await asyncio.wait((putting, closing), return_when=asyncio.FIRST_COMPLETED)
         finally:
             putting.cancel()
