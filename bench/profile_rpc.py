@@ -55,7 +55,8 @@ def breakdown(path: str, top: int) -> str:
     stats = pstats.Stats(path)
     by_group: Counter[str] = Counter()
     by_function: Counter[str] = Counter()
-    for (filename, line, name), row in stats.stats.items():  # type: ignore[attr-defined]
+    table = stats.stats  # type: ignore[attr-defined]  # typeshed does not declare the table
+    for (filename, line, name), row in table.items():
         self_time = row[2]
         by_group[_group(filename)] += self_time
         by_function[f"{name} ({Path(filename).name}:{line})"] += self_time
