@@ -2,6 +2,7 @@
 
     python -m bench.profile_rpc --transport rabbit://guest:guest@127.0.0.1:5672/ \\
         [--peer aionova|ceiling|aio-pika-rpc] [--calls 5000] [--concurrency 64] [--loop uvloop]
+        [--profile] [--instructions]
 
 Runs the peer's server in a child process and ``--calls`` calls at
 ``--concurrency`` in flight. Prints the CPU per call (user and system) of
@@ -9,7 +10,11 @@ client, server and broker, measured without the profiler; with ``--profile``
 it runs again under cProfile on the process CPU clock (the profiler slows
 Python down, so read its shares, not its times) and prints each side's CPU by
 package (asyncio, aiormq, pamqp, the driver, the RPC layer …) and its top
-functions. A diagnostic, like ``bench.rpc``: nothing is asserted.
+functions. ``--instructions`` counts machine instructions per call instead,
+repeatable on a busy machine: the whole run (client and server) twice under
+valgrind's callgrind, with ``--calls`` and three times as many; the difference
+divided by the extra calls is each side's count per call. A diagnostic, like
+``bench.rpc``: nothing is asserted.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import argparse
 import asyncio
 import cProfile
 import pstats
+import re
 import subprocess
 import sys
 import tempfile
@@ -158,6 +164,32 @@ def measure(args: argparse.Namespace, profile_dir: str | None) -> dict[str, floa
     return figures
 
 
+def _callgrind_totals(args: argparse.Namespace, calls: int, tmp: str) -> dict[str, int]:
+    """Instructions of the client and server processes of one run with ``calls`` calls."""
+    out = f"{tmp}/run{calls}"
+    cmd = ["valgrind", "--tool=callgrind", "--trace-children=yes", f"--callgrind-out-file={out}.%p"]
+    cmd += [sys.executable, "-m", "bench.profile_rpc", f"--transport={args.transport}"]
+    cmd += [f"--peer={args.peer}", f"--calls={calls}", f"--concurrency={args.concurrency}"]
+    cmd += [f"--loop={args.loop}"]
+    subprocess.run(cmd, cwd=REPO, check=True, capture_output=True, timeout=3600)
+    totals: dict[str, int] = {}
+    for path in Path(tmp).glob(f"run{calls}.*"):
+        text = path.read_text(errors="replace")
+        command = re.search(r"^cmd:(.*)$", text, re.M)
+        total = re.search(r"^totals: (\d+)", text, re.M)
+        if command and total and "bench.profile_rpc" in command.group(1):
+            totals["server" if "--serve" in command.group(1) else "client"] = int(total.group(1))
+    return totals
+
+
+def instructions(args: argparse.Namespace) -> dict[str, float]:
+    """Instructions per call of each side (the difference of two runs)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        short = _callgrind_totals(args, args.calls, tmp)
+        long = _callgrind_totals(args, 3 * args.calls, tmp)
+    return {side: (long[side] - short[side]) / (2 * args.calls) for side in short}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.profile_rpc", description=__doc__)
     parser.add_argument("--transport", default="rabbit://guest:guest@127.0.0.1:5672/")
@@ -167,11 +199,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--loop", choices=eventloop.LOOPS, default=eventloop.default_loop())
     parser.add_argument("--profile", action="store_true", help="also a cProfile breakdown")
     parser.add_argument("--top", type=int, default=15, help="functions listed per side")
+    parser.add_argument(
+        "--instructions", action="store_true", help="instructions per call (callgrind)"
+    )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--profile-to", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
         serve(args)
+        return
+    if args.instructions:
+        counts = instructions(args)
+        print(f"{args.peer} on {args.loop}, {args.concurrency} in flight, instructions per call:")
+        for side, count in sorted(counts.items()):
+            print(f"  {side:6} {count / 1000:8.0f}k")
+        print(f"  total  {sum(counts.values()) / 1000:8.0f}k")
         return
     figures = measure(args, None)
     rate = figures["calls_per_s"]
