@@ -32,17 +32,3 @@ class TestRabbitDirectReplyConformance(DriverConformance):
     @pytest.fixture
     def conformance_transports(self, rabbit_url: str) -> TransportFactory:
         return url_transports(rabbit_url + "?direct_reply_to=true")
-
-
-@pytest.mark.rabbit
-class TestRabbitAtLeastOnceConformance(DriverConformance):
-    """The same kit in at-least-once mode: every publish confirmed, acks after processing.
-
-    Its exchange is durable: a control exchange of its own keeps it from the
-    non-durable ``openstack`` of the other tests.
-    """
-
-    @pytest.fixture
-    def conformance_transports(self, rabbit_url: str) -> TransportFactory:
-        exchange = f"conformance_{uuid.uuid4().hex[:12]}"
-        return url_transports(f"{rabbit_url}?at_least_once=true&control_exchange={exchange}")
