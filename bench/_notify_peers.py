@@ -110,7 +110,7 @@ async def _aionova_listen(
 async def run_aionova(args: argparse.Namespace) -> list[Result]:
     topic, backlog_topic = _topics()
     data = {"data": payload(args.payload_bytes), "instance_id": str(uuid.uuid4())}
-    cpu = CpuMeter(broker=args.transport.startswith("rabbit"))
+    cpu = CpuMeter(broker_url=args.transport if args.transport.startswith("rabbit") else None)
     results = []
     try:
         async with rpc.get_notification_transport(args.transport) as transport:
@@ -189,7 +189,7 @@ def run_oslo(args: argparse.Namespace) -> list[Result]:
 
     topic, backlog_topic = _topics()
     data = {"data": payload(args.payload_bytes), "instance_id": str(uuid.uuid4())}
-    cpu = CpuMeter(broker=True)
+    cpu = CpuMeter(broker_url=args.transport)
     transport = oslo_messaging.get_notification_transport(_conf(), url=args.transport)
     try:
         notifier = oslo_messaging.Notifier(

@@ -1,4 +1,4 @@
-"""RabbitMQ peers: aionova on ``rabbit://`` and a hand-written aio-pika request/reply.
+"""RabbitMQ peers: aionova on ``rabbit://``, a hand-written aio-pika request/reply, aio-pika's RPC.
 
 Clients run in the bench worker process; servers in their own process
 (``bench._worker server``), which counts casts in a Tally that clients read
@@ -13,6 +13,8 @@ from typing import Any
 
 import aio_pika
 import msgspec
+from aio_pika.patterns import JsonRPC
+from aio_pika.patterns.rpc import RPCMessageType
 
 from aionova import rpc
 from bench._peers_memory import Endpoint
@@ -137,3 +139,65 @@ async def serve_ceiling(url: str, ready: Any, stop: asyncio.Event) -> None:
         await queue.consume(handle, no_ack=True)
         ready()
         await stop.wait()
+
+
+AIOPIKA_RPC_PREFIX = "bench_rpc_aiopika"
+
+
+class AioPikaRpc:
+    """aio-pika's own request/reply, ``aio_pika.patterns.JsonRPC``: a second library peer.
+
+    Calls are ``rpc.call``; a cast is the same call message without ``reply_to``
+    (the pattern has no cast of its own), which the server runs and acks.
+    """
+
+    name = "aio-pika-rpc"
+    tally = None
+
+    def __init__(self, url: str) -> None:
+        self._url = amqp_url(url)
+
+    async def start(self) -> None:
+        self._connection = await aio_pika.connect(self._url)
+        channel = await self._connection.channel()
+        self._rpc = await JsonRPC.create(channel)
+        self._exchange = channel.default_exchange
+
+    async def call(self, data: str) -> Any:
+        return await self._rpc.call(f"{AIOPIKA_RPC_PREFIX}.echo", kwargs={"data": data})
+
+    async def cast(self, data: str) -> None:
+        message = await self._rpc.serialize_message(
+            payload={"data": data},
+            message_type=RPCMessageType.CALL,
+            correlation_id=None,
+            delivery_mode=aio_pika.DeliveryMode.NOT_PERSISTENT,
+        )
+        await self._exchange.publish(message, routing_key=f"{AIOPIKA_RPC_PREFIX}.count")
+
+    async def stats(self) -> list[float]:
+        result: list[float] = await self._rpc.call(f"{AIOPIKA_RPC_PREFIX}.stats")
+        return result
+
+    async def close(self) -> None:
+        await self._rpc.close()
+        await self._connection.close()
+
+
+async def serve_aiopika_rpc(url: str, ready: Any, stop: asyncio.Event) -> None:
+    """Register the benchmark endpoint's methods with aio-pika's JsonRPC."""
+    endpoint = Endpoint(Tally())
+    connection = await aio_pika.connect(amqp_url(url))
+    async with connection:
+        channel = await connection.channel()
+        rpc = await JsonRPC.create(channel)
+        for method in ("echo", "count", "stats"):
+            bound = getattr(endpoint, method)
+
+            async def handler(*, _bound: Any = bound, **kwargs: Any) -> Any:
+                return await _bound(CONTEXT, **kwargs)
+
+            await rpc.register(f"{AIOPIKA_RPC_PREFIX}.{method}", handler, auto_delete=True)
+        ready()
+        await stop.wait()
+        await rpc.close()

@@ -7,6 +7,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import psutil
 
@@ -66,12 +67,33 @@ def summarize(
     )
 
 
-def _broker_processes() -> list[psutil.Process]:
-    found = []
-    for proc in psutil.process_iter(["name"]):
-        if proc.info["name"] in ("beam.smp", "beam"):
-            found.append(proc)
-    return found
+def broker_process(url: str) -> psutil.Process | None:
+    """The RabbitMQ node (``beam.smp``) serving ``url``'s first host:port, if local.
+
+    Several nodes may run on one machine (one per test run): the one that
+    listens on the URL's port is ours; its ``RABBITMQ_NODE_PORT`` (set by
+    ``scripts/rabbitmq.sh`` for a node off 5672) tells when the sockets of
+    another user cannot be read. None when no local node is found.
+    """
+    port = urlsplit(url.split(",")[0]).port or 5672
+    beams = [p for p in psutil.process_iter(["name"]) if p.info["name"] in ("beam.smp", "beam")]
+    for proc in beams:
+        try:
+            if any(
+                c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port
+                for c in proc.net_connections(kind="tcp")
+            ):
+                return proc
+        except psutil.Error:
+            continue
+    for proc in beams:
+        try:
+            node_port = proc.environ().get("RABBITMQ_NODE_PORT")
+        except psutil.Error:
+            continue
+        if node_port == str(port) or (node_port is None and port == 5672):
+            return proc
+    return None
 
 
 def _cpu(proc: psutil.Process) -> float:
@@ -83,11 +105,15 @@ def _cpu(proc: psutil.Process) -> float:
 
 
 class CpuMeter:
-    """Process CPU seconds of this process, an optional server process and the broker."""
+    """Process CPU seconds of this process, an optional server process and the broker.
 
-    def __init__(self, server_pid: int | None = None, broker: bool = False) -> None:
+    ``broker_url``: measure the RabbitMQ node that serves it (``broker_process``).
+    """
+
+    def __init__(self, server_pid: int | None = None, broker_url: str | None = None) -> None:
         self._server = psutil.Process(server_pid) if server_pid else None
-        self._broker = _broker_processes() if broker else []
+        node = broker_process(broker_url) if broker_url else None
+        self._broker = [node] if node is not None else []
 
     def sample(self) -> tuple[float, float, float]:
         client = time.process_time()  # every thread of this process

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from aionova.rpc import _envelope as envelope
@@ -53,6 +53,8 @@ class ReplyWaiters:
         self._allowed = frozenset(allowed_remote_exmods)
         self._waiters: dict[str, Waiter] = {}
         self._address: str | None = None
+        # A driver whose reply address can change (direct reply-to) says which is current.
+        self._current: Callable[[], str | None] | None = None
         self._lock = asyncio.Lock()
         self._sweeper: asyncio.TimerHandle | None = None
         self.received = 0
@@ -60,16 +62,24 @@ class ReplyWaiters:
 
     @property
     def known_address(self) -> str | None:
-        """The reply queue name if already created (saves an await per call)."""
-        return self._address
+        """The reply address if set up and current (saves an await per call).
+
+        None before the first call, and while a driver with a changing address
+        (``current_reply_address``) has none: ``address()`` then waits for it.
+        """
+        current = self._current
+        return self._address if current is None else current()
 
     async def address(self) -> str:
-        """The reply queue name, created on first use."""
-        if self._address is None:
-            async with self._lock:
-                if self._address is None:
-                    self._address = await self._driver.reply_address(self.on_reply)
-        return self._address
+        """The reply address, created on first use."""
+        known = self.known_address
+        if known is not None:
+            return known
+        async with self._lock:
+            address = await self._driver.reply_address(self.on_reply)
+            self._address = address
+            self._current = getattr(self._driver, "current_reply_address", None)
+        return address
 
     def register(self, msg_id: str, timeout: float | None, monitor: float | None) -> Waiter:
         """Expect a reply to ``msg_id``: MessagingTimeout after ``timeout`` seconds,

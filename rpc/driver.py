@@ -36,7 +36,11 @@ Contract (every driver MUST):
 * Replies: ``reply_address(on_reply)`` creates the driver's one reply queue
   (once; later callers get the same name) and passes every body published to
   it to the first caller's ``on_reply``; ``reply(reply_to, body)`` publishes to
-  such a name, from any driver on the same bus or broker.
+  such a name, from any driver on the same bus or broker. A driver whose
+  reply address can change while it runs (RabbitMQ's direct reply-to names
+  it after one connection) also offers ``current_reply_address() -> str |
+  None``: the address to put in a request now, or None while it has none
+  (the caller then awaits ``reply_address`` again, which waits for the new one).
 * Call ``on_message``/``on_reply`` once per delivery, from the event loop, never
   concurrently with itself for one listener, and never block in it. The handlers
   do not raise; they hand the work off.

@@ -8,6 +8,9 @@
     aionova db-sync --database URL                    # create / migrate the schema
     aionova seed --database URL                       # the starter flavors and images
 
+Daemons run on uvloop where it is installed (the ``[speed]`` extra), else on
+asyncio; ``--loop`` (or ``$AIONOVA_LOOP``) chooses.
+
 Settings come from a TOML file (``--config`` or ``$AIONOVA_CONFIG``), then
 ``AIONOVA_<SECTION>__<KEY>`` environment variables, then these flags.
 """
@@ -26,7 +29,7 @@ from collections.abc import Sequence
 import msgspec
 
 from aionova import config as config_mod
-from aionova import rpc
+from aionova import eventloop, rpc
 from aionova.api.auth import UnsafeConfig, check_noauth_exposure
 from aionova.api.keystone import ConfigError
 from aionova.api.policy import PolicyFileError
@@ -50,6 +53,12 @@ def _parser() -> argparse.ArgumentParser:
         " api, conductor and scheduler",
     )
     common.add_argument("--log-level", default=os.environ.get("AIONOVA_LOG_LEVEL", "INFO"))
+    common.add_argument(
+        "--loop",
+        choices=eventloop.LOOPS,
+        default=os.environ.get("AIONOVA_LOOP") or None,
+        help="event loop (default: uvloop where installed, the [speed] extra; else asyncio)",
+    )
     parser = argparse.ArgumentParser(prog="aionova", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("api", "all-in-one"):
@@ -134,6 +143,10 @@ def _main(argv: Sequence[str] | None) -> None:
         _register(args)
         return
     try:
+        loop = eventloop.resolve(args.loop)
+    except ValueError as exc:  # --loop uvloop without uvloop installed
+        sys.exit(f"aionova: {exc}")
+    try:
         cfg = load_config(args)
         if args.command in ("api", "all-in-one"):
             check_noauth_exposure(cfg.api)
@@ -154,7 +167,7 @@ def _main(argv: Sequence[str] | None) -> None:
     tune_gc()
     try:
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(runners[args.command](cfg, args))
+            eventloop.run(runners[args.command](cfg, args), loop)
     except (
         UnsafeConfig,
         ConfigError,

@@ -9,6 +9,7 @@ from typing import Final, cast
 
 from aionova.drivers.amqp import naming
 from aionova.drivers.amqp.connection import Connector
+from aionova.drivers.amqp.direct import DirectReplies
 from aionova.drivers.amqp.listener import AmqpListener
 from aionova.drivers.amqp.messages import expiration_ms, properties
 from aionova.drivers.amqp.notify import NotificationSender, listen_queues
@@ -44,6 +45,7 @@ class AmqpDriver:
         self._notifications = NotificationSender(self._pub_conn, self._publisher, self.settings)
         self._listeners: set[AmqpListener] = set()
         self._reply_listener: AmqpListener | None = None
+        self._direct: DirectReplies | None = None
         self._reply_lock = asyncio.Lock()
         self._closed = False
 
@@ -74,13 +76,23 @@ class AmqpDriver:
                 f"{self.settings.max_message_size}"
             )
         exchange, routing_key = naming.publish_address(self.settings, target)
+        expiration = expiration_ms(timeout)
+        # A call needs no publisher confirm: its reply (or its timeout) tells the
+        # caller. A cast waits for the broker's confirm, so it is not lost when
+        # the connection breaks first (it is published again on the next one);
+        # so does every publish of the at-least-once mode.
+        confirm = timeout is None or mandatory or self.settings.at_least_once
+        if not confirm and self._publisher.publish_now(exchange, routing_key, body, expiration):
+            await self._publisher.wait_backlog()
+            return
         publishing = self._publisher.publish(
             exchange,
             routing_key,
             body,
-            properties(expiration_ms(timeout)),
+            None if expiration is None else properties(expiration),
             mandatory=mandatory,
             retry=retry,
+            confirm=confirm,
         )
         if timeout is None:
             await publishing
@@ -101,6 +113,13 @@ class AmqpDriver:
 
     async def reply_address(self, on_reply: ReplyHandler) -> str:
         self._check_open()
+        if self.settings.direct_reply_to:
+            async with self._reply_lock:
+                if self._direct is None:
+                    direct = DirectReplies(self._sub_conn, self.settings, on_reply)
+                    await direct.start()
+                    self._direct = direct
+            return await self._direct.address()
         async with self._reply_lock:
             if self._reply_listener is None:
                 spec = naming.reply_queue(self.settings)
@@ -116,6 +135,17 @@ class AmqpDriver:
                 await listener.start()
                 self._reply_listener = listener
             return self._reply_listener.queue_names[0]
+
+    def current_reply_address(self) -> str | None:
+        """The reply address to put in a request now (see ``reply_address``).
+
+        A ``reply_<uuid>`` queue keeps its name; a direct reply-to address
+        belongs to one connection: None while reconnecting.
+        """
+        if self._direct is not None:
+            return self._direct.current()
+        listener = self._reply_listener
+        return None if listener is None else listener.queue_names[0]
 
     async def listen(
         self, target: Target, on_message: MessageHandler, *, window: int | None = None
@@ -179,7 +209,10 @@ class AmqpDriver:
         self._listeners.clear()
         for listener in listeners:
             await listener.close()
+        if self._direct is not None:
+            await self._direct.close()
         await self._notifications.close()
+        await self._replies.close()
         await self._publisher.close()
         await self._pub_conn.close()
         await self._sub_conn.close()

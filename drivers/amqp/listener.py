@@ -1,15 +1,22 @@
-"""A server's subscription: its three queues, consumed again after every reconnect."""
+"""A server's subscription: its three queues, consumed again after every reconnect.
+
+Queues are declared on an aio-pika channel (with oslo.messaging's durable
+fallback), then consumed on a ``FastChannel``: each delivery reaches
+``on_message`` from the channel's reader, without a task of its own, and its
+ack is queued with the other frames of the loop turn.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable
 
+import aiormq
 from aio_pika.abc import AbstractChannel, AbstractConnection
 from aionova.drivers.amqp.connection import Connector
 from aionova.drivers.amqp.errors import LIBRARY_ERRORS, being_cancelled, lost_if_closed, translated
+from aionova.drivers.amqp.fastchannel import FastChannel, open_fast_channel
 from aionova.drivers.amqp.messages import BadMessage, body_of
 from aionova.drivers.amqp.naming import QueueSpec
 from aionova.drivers.amqp.settings import AmqpSettings
@@ -21,7 +28,9 @@ from aiormq.abc import DeliveredMessage
 LOG = logging.getLogger(__name__)
 
 
-async def _close_quietly(channel: AbstractChannel, timeout: float) -> None:
+async def close_quietly(
+    channel: AbstractChannel | aiormq.abc.AbstractChannel, timeout: float
+) -> None:
     if channel.is_closed:
         return
     with contextlib.suppress(*LIBRARY_ERRORS):
@@ -39,14 +48,16 @@ class AmqpDelivery:
         self.body = body
         self._message = message
 
-    def done(self) -> Awaitable[None] | None:
+    def done(self) -> None:
         message, self._message = self._message, None
-        return None if message is None else settle(message, ack=True)
+        if message is not None:
+            settle(message, ack=True)
 
-    def requeue(self) -> Awaitable[None] | None:
+    def requeue(self) -> None:
         """Give the message back to its queue (late acks only; instead of ``done()``)."""
         message, self._message = self._message, None
-        return None if message is None else settle(message, ack=False, requeue=True)
+        if message is not None:
+            settle(message, ack=False, requeue=True)
 
 
 def accept(message: DeliveredMessage, settings: AmqpSettings) -> bytes | None:
@@ -92,8 +103,8 @@ class AmqpListener:
         # Ack on receipt without a prefetch limit is what no_ack does, minus a frame
         # per message; with a prefetch limit (or late acks) the acks are explicit.
         self._auto_ack = not ack_late and self._prefetch == 0
-        self._channel: AbstractChannel | None = None
-        self._consumer_tags: list[str | None] = []
+        self._channel: FastChannel | None = None
+        self._consumer_tags: list[str] = []
         self._stopped = False
         self._closed = False
 
@@ -108,10 +119,7 @@ class AmqpListener:
 
     async def _open_channel(self, conn: AbstractConnection) -> AbstractChannel:
         with lost_if_closed(conn):
-            channel = await conn.channel(publisher_confirms=False)
-        if self._prefetch > 0:
-            await channel.set_qos(prefetch_count=self._prefetch)
-        return channel
+            return await conn.channel(publisher_confirms=False)
 
     async def _setup(self, conn: AbstractConnection) -> None:
         if self._stopped:
@@ -121,30 +129,36 @@ class AmqpListener:
         # Declare everything before consuming: the durable fallback replaces the
         # channel (a 406 closes it), which would drop consumers already started.
         declarer = Declarer(await self._open_channel(conn), lambda: self._open_channel(conn))
+        consumer: FastChannel | None = None
+        timeout = self._settings.connect_timeout
         try:
             for spec in self._queues:
                 await declarer.queue(spec)
-            channel = declarer.channel
-            raw = await channel.get_underlay_channel()
+            with lost_if_closed(conn):
+                async with asyncio.timeout(timeout):
+                    consumer = await open_fast_channel(conn)
+            if self._prefetch > 0:
+                await consumer.basic_qos(prefetch_count=self._prefetch, timeout=timeout)
             tags = []
             for spec in self._queues:
-                ok = await raw.basic_consume(spec.name, self._on_delivery, no_ack=self._auto_ack)
-                tags.append(ok.consumer_tag)
+                tag = await consumer.consume(spec.name, self._on_delivery, no_ack=self._auto_ack)
+                tags.append(tag)
         except BaseException:
             # Leave no channel behind; but a caller being cancelled (its call timed
             # out) does not wait for that: the channel then goes with its connection.
             if not being_cancelled():
-                await _close_quietly(declarer.channel, self._settings.connect_timeout)
+                if consumer is not None:
+                    await close_quietly(consumer, timeout)
+                await close_quietly(declarer.channel, timeout)
             raise
-        self._channel, self._consumer_tags = channel, tags
+        await close_quietly(declarer.channel, timeout)
+        self._channel, self._consumer_tags = consumer, tags
 
-    async def _on_delivery(self, message: DeliveredMessage) -> None:
-        # aiormq runs this in a task per delivery, in order; nothing is awaited
-        # before on_message, so on_message is never re-entered and keeps the order.
+    def _on_delivery(self, message: DeliveredMessage) -> None:
+        # Called by the channel's reader, in order, never re-entered.
         if self._stopped:
             if not self._auto_ack and message.delivery_tag is not None:
-                with contextlib.suppress(*LIBRARY_ERRORS):
-                    await message.channel.basic_reject(message.delivery_tag, requeue=True)
+                settle(message, ack=False, requeue=True)
             return
         body = accept(message, self._settings)
         if body is not None and self._window is not None:
@@ -154,7 +168,7 @@ class AmqpListener:
         if body is not None:
             self._on_message(AmqpDelivery(body, message if late else None))
         if not self._auto_ack and not (late and body is not None):
-            await settle(message, ack=body is not None)
+            settle(message, ack=body is not None)
 
     async def stop(self) -> None:
         """Stop consuming: the channel's consumers are cancelled by closing it later."""
@@ -166,14 +180,12 @@ class AmqpListener:
         if channel is not None and not channel.is_closed:
             with contextlib.suppress(*LIBRARY_ERRORS):
                 async with asyncio.timeout(self._settings.connect_timeout):
-                    underlay = await channel.get_underlay_channel()
                     for tag in self._consumer_tags:
-                        if tag is not None:
-                            await underlay.basic_cancel(tag)
+                        await channel.basic_cancel(tag)
         if self._window is not None:  # not handed over: back to the queue, for others
             for message in await self._window.close():
                 if not message.channel.is_closed:
-                    await settle(message, ack=False, requeue=True)
+                    settle(message, ack=False, requeue=True)
 
     async def close(self) -> None:
         """Stop, delete the private fanout queue, close the channel (all bounded)."""
@@ -186,6 +198,7 @@ class AmqpListener:
             return
         with contextlib.suppress(*LIBRARY_ERRORS):
             async with asyncio.timeout(self._settings.connect_timeout):
+                await channel.outbox.flush(self._settings.connect_timeout)  # acks, rejects
                 for spec in self._transient:
                     await channel.queue_delete(spec.name)
                 await channel.close()

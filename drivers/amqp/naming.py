@@ -16,6 +16,10 @@ from aionova.drivers.amqp.settings import AmqpSettings
 from aionova.rpc._target import Target
 
 REPLY_PREFIX = "reply_"
+#: RabbitMQ's direct reply-to: consumed as ``amq.rabbitmq.reply-to``, answered to
+#: the ``amq.rabbitmq.reply-to.<channel key>`` name the broker gives the consumer.
+DIRECT_REPLY_QUEUE = "amq.rabbitmq.reply-to"
+DIRECT_REPLY_PREFIX = DIRECT_REPLY_QUEUE + "."
 FANOUT_SUFFIX = "_fanout"
 
 

@@ -2,7 +2,9 @@
 
 ``rabbit://user:pass@h1:5672,user:pass@h2:5672/vhost?heartbeat=30&prefetch=10``
 gives two hosts tried in turn (failover, ``kombu_failover_strategy``), the
-virtual host ``vhost`` and the query options below. oslo.messaging's option
+virtual host ``vhost`` and the query options below (``direct_reply_to=true``:
+callers get their replies through RabbitMQ's direct reply-to, see ``direct.py``;
+the default is oslo.messaging's ``reply_<uuid>`` queue). oslo.messaging's option
 names are accepted as aliases (``amqp_durable_queues``, ``rabbit_quorum_queue``,
 ``rabbit_qos_prefetch_count`` …) so one URL can serve both frameworks.
 ``amqps://`` or ``?ssl=1`` turns TLS on. Values that cannot work together
@@ -63,6 +65,7 @@ class AmqpSettings:
     connect_timeout: float = 10.0
     missing_consumer_retry_timeout: float = 60.0
     at_least_once: bool = False
+    direct_reply_to: bool = False  # replies through amq.rabbitmq.reply-to, not reply_<uuid>
     max_message_size: int = 16 * 1024 * 1024
     ssl: bool = False
     ssl_ca_file: str | None = None

@@ -13,82 +13,81 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-from collections.abc import Awaitable
 
 from aionova.drivers.amqp.errors import LIBRARY_ERRORS
+from aionova.drivers.amqp.fastchannel import FastChannel
 from aionova.rpc.driver import MessageHandler
-from aiormq.abc import AbstractChannel, DeliveredMessage
+from aiormq.abc import DeliveredMessage
 
 LOG = logging.getLogger(__name__)
 
 
-async def settle(message: DeliveredMessage, ack: bool, requeue: bool = False) -> None:
-    """Ack or reject one message; a failure is logged (the broker redelivers it)."""
+def settle(message: DeliveredMessage, ack: bool, requeue: bool = False) -> None:
+    """Ack or reject one message (queued at once); a failure is logged (the broker redelivers)."""
     tag = message.delivery_tag
     if tag is None:
         return
+    channel = fast_channel(message)
     try:
         if ack:
-            await message.channel.basic_ack(tag, wait=False)
+            channel.ack(tag)
         else:
-            await message.channel.basic_reject(tag, requeue=requeue)
+            channel.reject(tag, requeue)
     except LIBRARY_ERRORS as exc:
         LOG.warning("AMQP ack/reject failed: %s", exc)
 
 
+def fast_channel(message: DeliveredMessage) -> FastChannel:
+    """The channel a listener's delivery came on (listeners consume on fast channels)."""
+    channel = message.channel
+    assert isinstance(channel, FastChannel), channel
+    return channel
+
+
 class HandOverAcks:
-    """Acknowledges handed-over deliveries together: one ``multiple`` ack per batch.
+    """Acknowledges handed-over deliveries together: one ``multiple`` ack per loop turn.
 
     Deliveries are handed over in the order they arrived, and those still
     waiting come after them, so one ack of the highest tag handed over (with
     ``multiple``) covers exactly the deliveries handed over since the last one.
-    The ack goes out from a task of its own as soon as the loop has run what
-    is ready: before a handler gets past its first await. ``close()`` sends
-    what is left, before the channel goes (else the broker would deliver
-    again what a worker has taken).
+    The ack is queued by a callback on the next loop turn: before a handler
+    gets past its first await. ``close()`` sends what is left, before the
+    channel goes (else the broker would deliver again what a worker has taken).
     """
 
     def __init__(self) -> None:
-        self._channel: AbstractChannel | None = None
+        self._channel: FastChannel | None = None
         self._upto = 0  # highest tag handed over on that channel
         self._acked = 0  # highest tag acknowledged on it
-        self._due = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._pending: asyncio.Handle | None = None
 
     def add(self, message: DeliveredMessage) -> None:
         tag = message.delivery_tag
         if tag is None:
             return
         if message.channel is not self._channel:  # a new channel after a reconnect
-            self._channel, self._upto, self._acked = message.channel, 0, 0
+            self._channel, self._upto, self._acked = fast_channel(message), 0, 0
         self._upto = max(self._upto, tag)
-        self._due.set()
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="amqp-acks")
+        if self._pending is None:
+            self._pending = asyncio.get_running_loop().call_soon(self.flush)
 
-    async def _run(self) -> None:
-        while True:
-            await self._due.wait()
-            self._due.clear()
-            await self.flush()
-
-    async def flush(self) -> None:
+    def flush(self) -> None:
+        self._pending = None
         channel, upto = self._channel, self._upto
         if channel is None or upto <= self._acked:
             return
         self._acked = upto
         try:
-            await channel.basic_ack(upto, multiple=True, wait=False)
+            channel.ack(upto, multiple=True)
         except LIBRARY_ERRORS as exc:  # the channel is gone: the broker has them again
             LOG.warning("AMQP ack of deliveries up to %d failed: %s", upto, exc)
 
     async def close(self) -> None:
-        """Send what is due and stop the task."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-        await self.flush()
+        """Send what is due."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.cancel()
+        self.flush()
 
 
 class Window:
@@ -146,10 +145,11 @@ class Window:
             await self._acks.close()
         return self.take_waiting()
 
-    def done(self, message: DeliveredMessage) -> Awaitable[None] | None:
+    def done(self, message: DeliveredMessage) -> None:
         """``WindowedDelivery.done``: make room; at-least-once, acknowledge ``message``."""
         self.release()
-        return settle(message, ack=True) if self._acks is None else None
+        if self._acks is None:
+            settle(message, ack=True)
 
 
 class WindowedDelivery:
@@ -162,6 +162,7 @@ class WindowedDelivery:
         self._message = message
         self._window: Window | None = window
 
-    def done(self) -> Awaitable[None] | None:
+    def done(self) -> None:
         window, self._window = self._window, None
-        return None if window is None else window.done(self._message)
+        if window is not None:
+            window.done(self._message)

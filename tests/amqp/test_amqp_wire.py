@@ -231,3 +231,19 @@ async def test_mandatory_request_to_missing_queue_is_undeliverable(
     with pytest.raises(MessageUndeliverable):
         await driver.send(Target(topic=topic), b"{}", mandatory=True)
     await driver.send(Target(topic=topic), b"{}")  # not mandatory: silently dropped
+
+
+async def test_a_cast_returns_once_the_broker_has_it(
+    rabbit_url: str, raw_channel: aio_pika.abc.AbstractChannel, topic: str
+) -> None:
+    """Casts wait for the publisher confirm (calls do not: their reply confirms them)."""
+    exchange = await raw_channel.declare_exchange("openstack", "topic", durable=False)
+    queue = await raw_channel.declare_queue(topic, durable=False)
+    await queue.bind(exchange, topic)
+    async with Transport(AmqpDriver(rabbit_url)) as transport:
+        client = RPCClient(transport, Target(topic=topic))
+        for n in range(1, 21):
+            await client.cast({}, "note", n=n)
+            declared = await raw_channel.declare_queue(topic, passive=True)
+            assert declared.declaration_result.message_count == n
+    await queue.delete(if_unused=False, if_empty=False)

@@ -251,3 +251,25 @@ async def test_a_closed_connections_runtime_error_is_a_lost_connection(rabbit_ur
 )
 def test_the_retry_list(error: BaseException, retried: bool) -> None:
     assert is_connection_error(error) is retried
+
+
+async def test_a_reply_queue_that_stays_missing_is_given_up_then_skipped(
+    rabbit_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Returned for ``kombu_missing_consumer_retry_timeout``: dropped, then the queue is obsolete.
+
+    The reply is not confirmed: ``reply()`` returns at once and the returns are
+    handled behind it, as oslo.messaging's server does in place.
+    """
+    caplog.set_level(logging.INFO, logger="aionova.drivers.amqp.replies")
+    driver = AmqpDriver(rabbit_url + "?kombu_missing_consumer_retry_timeout=1")
+    name = f"reply_{uuid.uuid4().hex}"
+    try:
+        async with asyncio.timeout(10):
+            await driver.reply(name, encode_reply("m1", result=1))
+            while "reply dropped" not in caplog.text:
+                await asyncio.sleep(0.05)
+            await driver.reply(name, encode_reply("m2", result=2))
+        assert f"dropping reply to obsolete queue {name}" in caplog.text
+    finally:
+        await driver.close()

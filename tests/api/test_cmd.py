@@ -66,3 +66,26 @@ def test_auth_settings_from_toml(tmp_path: Path) -> None:
         from aionova.cmd.main import main
 
         main(["api", "--config", str(path)])
+
+
+def test_the_event_loop_option(monkeypatch: pytest.MonkeyPatch) -> None:
+    """uvloop by default (where installed); asyncio on request, by flag or $AIONOVA_LOOP."""
+    monkeypatch.delenv("AIONOVA_LOOP", raising=False)
+    assert _parser().parse_args(["conductor"]).loop is None  # eventloop.default_loop() decides
+    assert _parser().parse_args(["conductor", "--loop", "asyncio"]).loop == "asyncio"
+    monkeypatch.setenv("AIONOVA_LOOP", "asyncio")
+    assert _parser().parse_args(["scheduler"]).loop == "asyncio"
+    with pytest.raises(SystemExit):
+        _parser().parse_args(["conductor", "--loop", "trio"])
+
+
+def test_uvloop_requested_without_the_extra_exits_with_advice(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from aionova import eventloop
+    from aionova.cmd.main import main
+
+    monkeypatch.setattr(eventloop, "find_spec", lambda name: None)
+    with pytest.raises(SystemExit) as exited:
+        main(["conductor", "--loop", "uvloop"])
+    assert "aionova-openstack[speed]" in str(exited.value.code)

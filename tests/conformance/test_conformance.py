@@ -23,3 +23,12 @@ class TestRabbitConformance(DriverConformance):
     @pytest.fixture
     def conformance_transports(self, rabbit_url: str) -> TransportFactory:
         return url_transports(rabbit_url)
+
+
+@pytest.mark.rabbit
+class TestRabbitDirectReplyConformance(DriverConformance):
+    """The same kit with callers on RabbitMQ's direct reply-to (``direct_reply_to=true``)."""
+
+    @pytest.fixture
+    def conformance_transports(self, rabbit_url: str) -> TransportFactory:
+        return url_transports(rabbit_url + "?direct_reply_to=true")

@@ -28,6 +28,7 @@ HEAVY = (
     "aiosqlite",
     "yarl",
     "multidict",
+    "uvloop",
     "re2",
     "oslo_policy",
     "oslo_config",
@@ -91,7 +92,7 @@ def test_the_wheel_metadata(wheel: Path) -> None:
     assert f"Name: {DIST}\n" in metadata
     requires = [line for line in metadata.splitlines() if line.startswith("Requires-Dist:")]
     assert [r for r in requires if "extra ==" not in r] == ["Requires-Dist: msgspec>=0.18"]
-    for extra in ("rabbit", "nova", "test"):
+    for extra in ("rabbit", "nova", "speed", "test"):
         assert f"Provides-Extra: {extra}" in metadata
 
 
