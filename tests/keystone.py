@@ -7,11 +7,14 @@ idempotently through Keystone's own v3 API, as an operator would.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
+import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -80,6 +83,41 @@ class Keystone:
         status, answer, headers = self.request("POST", "/auth/tokens?nocatalog", body)
         assert status == 201, (status, answer)
         return headers["X-Subject-Token"]
+
+    def short_lived_token(
+        self, user: str, password: str, project: str, seconds: float
+    ) -> tuple[str, float]:
+        """A token that Keystone itself expires ``seconds`` from now, and that moment
+        (``time.time()``): Keystone caps a token's expiry at its application
+        credential's ``expires_at``."""
+        own = self.token(user, password, project)
+        status, answer, _ = self.request(
+            "GET", "/auth/tokens", token=own, **{"X-Subject-Token": own}
+        )
+        assert status == 200, (status, answer)
+        user_id = answer["token"]["user"]["id"]
+        ends = time.time() + seconds
+        expires_at = dt.datetime.fromtimestamp(ends, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        body = {"application_credential": {"name": uuid.uuid4().hex, "expires_at": expires_at}}
+        status, answer, _ = self.request(
+            "POST", f"/users/{user_id}/application_credentials", body, token=own
+        )
+        assert status == 201, (status, answer)
+        credential = answer["application_credential"]
+        auth = {
+            "auth": {
+                "identity": {
+                    "methods": ["application_credential"],
+                    "application_credential": {
+                        "id": credential["id"],
+                        "secret": credential["secret"],
+                    },
+                }
+            }
+        }
+        status, answer, headers = self.request("POST", "/auth/tokens?nocatalog", auth)
+        assert status == 201, (status, answer)
+        return headers["X-Subject-Token"], ends
 
     def admin(self) -> str:
         if self._admin is None:

@@ -236,6 +236,26 @@ async def test_revoked_token_stops_within_token_cache_time(
     assert (await short.get("/v2.1/servers", headers=token)).status == 401
 
 
+async def test_expired_token_is_401_despite_the_cache(
+    keystone: Keystone, make_client: MakeClient
+) -> None:
+    """A token Keystone expires is refused once it has expired, even though
+    token_cache_time (300 s) has not passed: the cache never outlives the token."""
+    keystone.user("demo-member", "demo", ["member"])
+    client = await make_client(
+        api={"auth_strategy": "keystone"}, authtoken=authtoken_settings(keystone)
+    )
+    raw, expires = keystone.short_lived_token("demo-member", PASSWORD, "demo", seconds=4)
+    token = {"X-Auth-Token": raw}
+    assert (await client.get("/v2.1/servers", headers=token)).status == 200
+    async with asyncio.timeout(20):
+        while (resp := await client.get("/v2.1/servers", headers=token)).status == 200:
+            await asyncio.sleep(0.1)
+    assert time.time() - expires <= 2.0
+    assert resp.status == 401
+    assert resp.headers["WWW-Authenticate"] == f'Keystone uri="{keystone.root}"'
+
+
 async def test_rejected_service_token_is_renewed(
     keystone: Keystone, ks_client: Client, people: dict[str, Any]
 ) -> None:
