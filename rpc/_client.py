@@ -90,9 +90,7 @@ class RPCClient:
         if version is ...:
             wanted = self.target.version
         else:
-            if version is not None:
-                versions.validate(version)  # type: ignore[arg-type]
-            wanted = version  # type: ignore[assignment]
+            wanted = None if version is None else versions.validate(version)
         return versions.is_compatible(self.version_cap, wanted)
 
     @property

@@ -15,7 +15,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def expose(func: F) -> F:
     """Mark a method callable under ``ExplicitRPCAccessPolicy``. Only tags it."""
-    func.exposed = True  # type: ignore[attr-defined]
+    func.exposed = True  # type: ignore[attr-defined]  # a plain attribute on the function
     return func
 
 
@@ -36,7 +36,7 @@ def expected_exceptions(*exceptions: type[BaseException]) -> Callable[[F], F]:
                 except exceptions:
                     raise ExpectedException() from None
 
-            return awrapper  # type: ignore[return-value]
+            return awrapper  # type: ignore[return-value]  # wraps func: same signature
 
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -45,7 +45,7 @@ def expected_exceptions(*exceptions: type[BaseException]) -> Callable[[F], F]:
             except exceptions:
                 raise ExpectedException() from None
 
-        return wrapper  # type: ignore[return-value]
+        return wrapper  # type: ignore[return-value]  # wraps func: same signature
 
     return decorate
 

@@ -37,11 +37,15 @@ def is_compatible(implemented: str | None, requested: str | None) -> bool:
     return have[0] == want[0] and want[1:] <= have[1:]
 
 
-def validate(version: str) -> None:
-    """Raise MessagingException unless ``version`` has a major and a minor integer."""
+def validate(version: object) -> str:
+    """``version``, unless it is not a string with a major and a minor integer
+    (MessagingException)."""
     try:
+        if not isinstance(version, str):
+            raise ValueError(version)
         parse(version)
-    except (ValueError, AttributeError):
+    except ValueError:
         raise MessagingException(
             f"Version must contain a major and minor integer. Got {version}"
         ) from None
+    return version
