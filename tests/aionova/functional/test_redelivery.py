@@ -1,12 +1,14 @@
 """Redelivery is harmless (issue 14): the same request delivered twice (at-least-once: a
 conductor killed mid-build, a duplicate cast) does its work once. No second claim, no
 second spawn, no second action event, whatever the handler: build (through one or two
-conductors, and to the computes), reboot, rebuild, evacuate, stop, start, delete."""
+conductors, and to the computes), reboot, rebuild, evacuate, stop, start, delete; and no
+second notification."""
 
 from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,7 +31,21 @@ from tests.aionova.conftest import (
     wait_state,
 )
 from tests.aionova.functional.test_evacuate import ADMIN, force_down, wait_migrations
+from tests.aionova.notifying import (
+    BOOT,
+    DELETE,
+    POWER_OFF,
+    POWER_ON,
+    REBOOT,
+    REBUILD,
+    expected,
+    listening,
+    steady_config,
+    with_notifications,
+)
 from tests.conftest import DatabaseFactory
+
+MakeCloud = Callable[..., Awaitable[AllInOne]]
 
 
 def deliver_twice(client: Any, method: str) -> None:
@@ -228,3 +244,34 @@ async def test_delete_delivered_twice_deletes_once(cloud: AllInOne, ctxt: Reques
     assert await cloud.db.instance_fault_get_latest(None, instance.uuid) is None
     assert await allocations(cloud, instance.uuid) == []
     assert task_states.DELETING not in {gone.task_state}
+
+
+async def test_duplicates_notify_once(make_cloud: MakeCloud, ctxt: RequestContext) -> None:
+    """Build, reboot, stop, start, rebuild and delete each delivered twice, with
+    notifications on in both formats: each event is emitted once, in Nova's order."""
+    cloud = await make_cloud(with_notifications(steady_config(), "both"))
+    await cloud.add_compute("cmp1")
+    assert cloud.api is not None
+    api, rpcapi = cloud.api, cloud.api.compute_rpcapi
+    deliver_twice(api.compute_task_api, "build_instances")
+    deliver_twice(api.compute_task_api, "rebuild_instance")
+    deliver_twice(_conductor(cloud).compute_task.rebuild.compute_rpcapi, "rebuild_instance")
+    for method in ("reboot_instance", "stop_instance", "start_instance", "terminate_instance"):
+        deliver_twice(rpcapi, method)
+    async with listening(cloud.url) as events:
+        (instance,) = await boot(cloud, ctxt)
+        uuid = instance.uuid
+        await api.reboot(ctxt, await api.get(ctxt, uuid), "SOFT")
+        await wait_state(cloud, uuid, vm_states.ACTIVE)
+        await api.stop(ctxt, await api.get(ctxt, uuid))
+        await wait_state(cloud, uuid, vm_states.STOPPED)
+        await api.start(ctxt, await api.get(ctxt, uuid))
+        await wait_state(cloud, uuid, vm_states.ACTIVE)
+        await api.rebuild(ctxt, await api.get(ctxt, uuid), IMAGE.id)
+        await wait_state(cloud, uuid, vm_states.ACTIVE)
+        await api.delete(ctxt, await api.get(ctxt, uuid))
+        await wait_state(cloud, uuid, vm_states.DELETED)
+        want = expected("both", BOOT + REBOOT + POWER_OFF + POWER_ON + REBUILD + DELETE)
+        await events.wait_for_types(uuid, want)
+        await _drained(cloud)  # the duplicates' work (and any notification of it) is done
+        assert events.types(uuid) == want
