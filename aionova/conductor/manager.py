@@ -148,14 +148,18 @@ class ComputeTaskManager:
         self,
         ctxt: RequestContext,
         instances: list[Instance],
-        hosts: list[dict[str, Any]],
+        hosts: list[dict[str, Any] | None],
         image: Any,
         filter_properties: dict[str, Any],
         request_spec: RequestSpec,
         **build: Any,
     ) -> None:
-        """One build_and_run_instance cast per instance, to its selected host."""
+        """One build_and_run_instance cast per instance, to its selected host (none for
+        an instance that another delivery of this request placed already)."""
         for instance, host in zip(instances, hosts, strict=True):
+            if host is None:
+                LOG.info("build of %s delivered again: placed by the other delivery", instance.uuid)
+                continue
             local_props = copy.deepcopy(filter_properties)
             scheduler_utils.populate_filter_properties(local_props, host, request_spec)
             await self.compute_rpcapi.build_and_run_instance(
@@ -176,7 +180,7 @@ class ComputeTaskManager:
         instances: list[Instance],
         filter_properties: dict[str, Any],
         request_spec: RequestSpec,
-    ) -> list[dict[str, Any]]:
+    ) -> list[dict[str, Any] | None]:
         """select_destinations: the scheduler claims each chosen node and records where
         each build goes (Nova's allocations against the chosen node: what lets a compute
         that restarts before claiming find the builds sent to it, init_host step 7, and

@@ -143,6 +143,7 @@ class RebuildTask:
         spec.retry = None
         spec.num_instances = 1
         (selected,) = await self.scheduler.select_destinations(ctxt, spec, [instance.uuid])
+        assert selected is not None  # one instance: the scheduler raises instead of None
         return selected["host"], selected["nodename"], selected["limits"]
 
     async def _scheduling_failed(

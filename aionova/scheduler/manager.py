@@ -46,41 +46,64 @@ class SchedulerManager(Manager):
         ctxt: RequestContext,
         spec_obj: RequestSpec,
         instance_uuids: list[str] | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> list[dict[str, Any] | None]:
         """One ``{host, nodename, limits}`` per instance, or ``NoValidHost`` (all or nothing).
 
         Each chosen host is claimed in the database (allocations.py) before it is
         returned, walking the weighed hosts until a claim holds: schedulers that race
-        for the same hosts never overcommit one. A request for an instance that no
-        longer waits for a host (a duplicate) raises ``UnexpectedTaskStateError``.
+        for the same hosts never overcommit one. An instance that no longer waits for
+        a host (the request was delivered twice and the other delivery got there
+        first) gets ``None`` and keeps what the other delivery gave it; when no
+        instance of the request waits any more, ``UnexpectedTaskStateError``.
         A rebuild check only re-validates the instance's current host: it runs the
         RUN_ON_REBUILD filters and claims nothing (the instance is already there).
         """
         await self.host_manager.refresh(ctxt)
-        rebuild = request_is_rebuild(spec_obj)
-        filters = self.rebuild_filters if rebuild else self.filters
         uuids: list[str | None] = (
             [*instance_uuids] if instance_uuids else [None] * spec_obj.num_instances
         )
         claimed: list[tuple[str, HostState]] = []
-        selections = []
         try:
-            for uuid in uuids:
-                placed = await self._place(ctxt, spec_obj, filters, uuid, claim=not rebuild)
-                if placed is None:
-                    break
-                host, limits = placed
-                if not rebuild:
-                    host.consume_from_request(spec_obj)
-                    if uuid is not None:
-                        claimed.append((uuid, host))
-                selections.append({"host": host.host, "nodename": host.nodename, "limits": limits})
+            selections = await self._select_each(ctxt, spec_obj, uuids, claimed)
         except BaseException:
             await self._release(ctxt, spec_obj, claimed)
             raise
         if len(selections) < len(uuids):
             await self._release(ctxt, spec_obj, claimed)
             raise exception.NoValidHost(reason="There are not enough hosts available.")
+        return selections
+
+    async def _select_each(
+        self,
+        ctxt: RequestContext,
+        spec: RequestSpec,
+        uuids: list[str | None],
+        claimed: list[tuple[str, HostState]],
+    ) -> list[dict[str, Any] | None]:
+        """A selection per instance until one finds no host (fewer selections than
+        instances); what is claimed is appended to ``claimed``."""
+        rebuild = request_is_rebuild(spec)
+        filters = self.rebuild_filters if rebuild else self.filters
+        selections: list[dict[str, Any] | None] = []
+        moved_on: exception.UnexpectedTaskStateError | None = None
+        for uuid in uuids:
+            try:
+                placed = await self._place(ctxt, spec, filters, uuid, claim=not rebuild)
+            except exception.UnexpectedTaskStateError as exc:
+                # Neither claimed again nor given back: the claim that moved it on holds.
+                moved_on = exc
+                selections.append(None)
+                continue
+            if placed is None:
+                return selections
+            host, limits = placed
+            if not rebuild:
+                host.consume_from_request(spec)
+                if uuid is not None:
+                    claimed.append((uuid, host))
+            selections.append({"host": host.host, "nodename": host.nodename, "limits": limits})
+        if moved_on is not None and not any(selections):
+            raise moved_on
         return selections
 
     async def _place(

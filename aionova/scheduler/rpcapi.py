@@ -22,13 +22,14 @@ class SchedulerAPI:
 
     async def select_destinations(
         self, ctxt: RequestContext, spec_obj: RequestSpec, instance_uuids: list[str]
-    ) -> list[dict[str, Any]]:
-        """One ``{host, nodename, limits}`` per instance, or ``NoValidHost``."""
+    ) -> list[dict[str, Any] | None]:
+        """One ``{host, nodename, limits}`` per instance (``None`` for one that no longer
+        waits for a host: a duplicate request's), or ``NoValidHost``."""
         d = self.config.DEFAULT
         cctxt = self.client.prepare(
             version="4.3", timeout=d.long_rpc_timeout, call_monitor_timeout=d.rpc_response_timeout
         )
-        result: list[dict[str, Any]] = await cctxt.call(
+        result: list[dict[str, Any] | None] = await cctxt.call(
             ctxt, "select_destinations", spec_obj=spec_obj, instance_uuids=instance_uuids
         )
         return result

@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import pytest
 from aionova.drivers.memory.driver import bus_for
 
+from aionova import exception
 from aionova.conductor.manager import ConductorManager
 from aionova.context import RequestContext
 from aionova.db import Database
@@ -275,3 +277,44 @@ async def test_duplicates_notify_once(make_cloud: MakeCloud, ctxt: RequestContex
         await events.wait_for_types(uuid, want)
         await _drained(cloud)  # the duplicates' work (and any notification of it) is done
         assert events.types(uuid) == want
+
+
+async def test_a_duplicate_after_part_of_the_request_moved_on(
+    cloud: AllInOne, ctxt: RequestContext
+) -> None:
+    """The scheduler meets a duplicate request when one of its instances has started on
+    its host already: that one gets no selection and keeps its allocation; the others
+    are placed again (their last claim is where their build goes); nothing is given
+    back that the other delivery holds."""
+    for host in ("cmp1", "cmp2"):
+        await cloud.add_compute(host)
+    assert cloud.api is not None
+    held: list[Any] = []
+
+    async def hold(*args: Any, **kwargs: Any) -> None:
+        held.append(args)
+
+    setattr(cloud.api.compute_task_api, "build_instances", hold)  # noqa: B010
+    instances, _ = await cloud.api.create(ctxt, "1", IMAGE.id, min_count=3)
+    assert len(held) == 1
+    uuids = [i.uuid for i in instances]
+    spec = await cloud.db.request_spec_get(ctxt, uuids[0])
+    spec.num_instances = len(uuids)
+    scheduler = _conductor(cloud).compute_task.scheduler  # the conductor's client: RPC
+
+    first = await scheduler.select_destinations(ctxt, spec, uuids)
+    assert all(first)
+    started_on = first[1]["host"]  # type: ignore[index]
+    await cloud.db.instance_start_build(ctxt, uuids[1], started_on)
+    again = await scheduler.select_destinations(ctxt, spec, uuids)
+
+    assert again[1] is None and again[0] is not None and again[2] is not None
+    assert await allocations(cloud, uuids[1]) == [(started_on, 512)]
+    for uuid, selected in ((uuids[0], again[0]), (uuids[2], again[2])):
+        assert await allocations(cloud, uuid) == [(selected["host"], 512)]
+    # Once none of them waits, the request is a duplicate through and through.
+    for uuid, selected in ((uuids[0], again[0]), (uuids[2], again[2])):
+        await cloud.db.instance_start_build(ctxt, uuid, selected["host"])
+    with pytest.raises(exception.UnexpectedTaskStateError):
+        await scheduler.select_destinations(ctxt, spec, uuids)
+    assert len(await cloud.db.engine.fetch("SELECT * FROM allocations")) == 3
