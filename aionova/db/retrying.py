@@ -50,6 +50,7 @@ class Retrying:
 
     def __init__(self, inner: Engine, policy: RetryPolicy) -> None:
         self.inner, self.policy = inner, policy
+        self._delays = policy.delays()  # once: every database call passes through here
 
     async def open(self) -> None:
         """Nothing: the inner engine is opened by its owner."""
@@ -74,7 +75,7 @@ class Retrying:
         )
 
     async def _retry(self, call: Callable[[], Awaitable[T]]) -> T:
-        delays = self.policy.delays()
+        delays = self._delays
         for attempt in range(len(delays) + 1):
             try:
                 return await call()
