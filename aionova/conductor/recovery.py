@@ -178,6 +178,8 @@ class StuckWorkRecovery:
         claimed = await self._claim(ctxt, instance, {}, why=None, event=EVENT_BUILD)
         if claimed is None:
             return False
+        # A placement made before (its build never started) would stand: a new one instead.
+        await self.db.allocation_delete(ctxt, instance.uuid)
         try:
             spec = await self.db.request_spec_get(ctxt, instance.uuid)
         except exception.NotFound:

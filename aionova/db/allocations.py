@@ -16,6 +16,12 @@ A claim is one transaction that takes its locks first, then reads, then writes:
 4. the allocation is written: a build's replaces the instance's others and records
    the build selection (where the build is sent); an evacuation's is added (the
    source keeps its own until it restarts, as in Nova).
+
+A build that holds an allocation already while it still waits for a host was placed
+by another delivery of the same request (at-least-once: a redelivered or repeated
+``select_destinations``): that placement stands and is returned, so every delivery
+sends the build where its selection says. Whatever puts a build back to waiting for a
+new host (a reschedule, the conductor's recovery) gives its allocations back first.
 """
 
 from __future__ import annotations
@@ -50,6 +56,7 @@ _UPSERT = (
     " memory_mb=excluded.memory_mb, disk_gb=excluded.disk_gb, vcpus=excluded.vcpus"
 )
 _OTHERS = "DELETE FROM allocations WHERE instance_uuid=? AND node_id<>?"
+_HELD = "SELECT host, node FROM allocations WHERE instance_uuid=?"
 DELETE_ALL = "DELETE FROM allocations WHERE instance_uuid=?"
 _DELETE_ON_HOST = "DELETE FROM allocations WHERE instance_uuid=? AND host=?"
 _ORPHANS = (
@@ -85,19 +92,29 @@ def _fits(node: Row, used: Usage, wanted: Usage, limits: dict[str, Any]) -> bool
     return True
 
 
+Held = tuple[str, str]
+"""(host, node) of the allocation a build holds already."""
+
+
 async def claim(
     engine: Engine, uuid: str, node_id: int, wanted: Usage, limits: dict[str, Any] | None
-) -> tuple[bool, Usage]:
+) -> tuple[bool, Usage, Held | None]:
     """Claim ``wanted`` on node ``node_id`` for instance ``uuid`` if it fits the limits.
 
-    Returns (claimed, the node's allocations by others). ``ComputeHostNotFound`` for an
-    unknown node; ``UnexpectedTaskStateError`` when the instance no longer waits for
-    this (a duplicate request, or one a newer request superseded).
+    Returns (claimed, the node's allocations by others, None), or (True, (0, 0, 0),
+    (host, node)) for a build placed already by another delivery of its request.
+    ``ComputeHostNotFound`` for an unknown node; ``UnexpectedTaskStateError`` when the
+    instance no longer waits for this (a duplicate request, or one a newer request
+    superseded).
     """
     limits = limits or {}
 
-    async def job(tx: Tx) -> tuple[bool, Usage]:
+    async def job(tx: Tx) -> tuple[bool, Usage, Held | None]:
         kind = _kind(next(iter(await tx.fetch(_LOCK_INSTANCE, (uuid,))), None), uuid)
+        if kind == "build":
+            held = await tx.fetch(_HELD, (uuid,))
+            if held:
+                return True, (0, 0, 0), (str(held[0][0]), str(held[0][1]))
         nodes = await tx.fetch(_LOCK_NODE, (now_text(), node_id))
         if not nodes:
             raise exception.ComputeHostNotFound(host=f"node {node_id}")
@@ -105,13 +122,13 @@ async def claim(
         used_row = (await tx.fetch(_USED, (node_id, uuid)))[0]
         used: Usage = (int(used_row[0]), int(used_row[1]), int(used_row[2]))
         if not _fits(node, used, wanted, limits):
-            return False, used
+            return False, used, None
         now, host, name = now_text(), node["host"], node["hypervisor_hostname"]
         if kind == "build":
             await tx.execute(_OTHERS, (uuid, node_id))
             await tx.execute(SELECTION_UPSERT_LIVE, (uuid, host, name, now, uuid))
         await tx.execute(_UPSERT, (uuid, node_id, host, name, *wanted, now))
-        return True, used
+        return True, used, None
 
     return await engine.transaction(job)
 

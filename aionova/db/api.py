@@ -213,7 +213,7 @@ class Database:
         node_id: int,
         resources: tuple[int, int, int],
         limits: dict[str, Any] | None = None,
-    ) -> tuple[bool, tuple[int, int, int]]:
+    ) -> tuple[bool, tuple[int, int, int], tuple[str, str] | None]:
         return await allocations.claim(self.engine, instance_uuid, node_id, resources, limits)
 
     async def allocation_delete(

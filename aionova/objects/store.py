@@ -146,12 +146,14 @@ class ObjectStore(InstanceStore, ServiceStore, ComputeNodeStore, MigrationStore,
         node_id: int,
         resources: tuple[int, int, int],
         limits: dict[str, Any] | None = None,
-    ) -> tuple[bool, tuple[int, int, int]]:
+    ) -> tuple[bool, tuple[int, int, int], tuple[str, str] | None]:
         """Atomically claim (memory MB, disk GB, vCPUs) on a node if it fits ``limits``
         (the scheduler's, as the compute's claim tests them): (claimed, what the node's
-        other allocations use). A build's claim replaces the instance's others and
-        records where the build goes; an evacuation's adds one. A duplicate or stale
-        request raises ``UnexpectedTaskStateError``."""
+        other allocations use, None). A build's claim replaces the instance's others and
+        records where the build goes; an evacuation's adds one. A build that holds an
+        allocation already (placed by another delivery of its request) keeps it:
+        (True, (0, 0, 0), its (host, node)). A request for an instance that no longer
+        waits raises ``UnexpectedTaskStateError``."""
         ...
 
     @since("3.3")

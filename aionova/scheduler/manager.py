@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Iterator
 from typing import Any
@@ -18,6 +19,8 @@ from aionova.scheduler.host_state import HostState
 from aionova.scheduler.utils import request_is_rebuild
 from aionova.scheduler.weights import RAMWeigher, ranked
 from aionova.servicegroup import ServiceGroupAPI
+
+LOG = logging.getLogger(__name__)
 
 
 class SchedulerManager(Manager):
@@ -96,12 +99,12 @@ class SchedulerManager(Manager):
                 continue
             if placed is None:
                 return selections
-            host, limits = placed
-            if not rebuild:
+            selection, host, made = placed
+            if host is not None:
                 host.consume_from_request(spec)
-                if uuid is not None:
+                if made and uuid is not None:
                     claimed.append((uuid, host))
-            selections.append({"host": host.host, "nodename": host.nodename, "limits": limits})
+            selections.append(selection)
         if moved_on is not None and not any(selections):
             raise moved_on
         return selections
@@ -114,16 +117,27 @@ class SchedulerManager(Manager):
         uuid: str | None,
         *,
         claim: bool,
-    ) -> tuple[HostState, dict[str, float]] | None:
-        """The best host that passes the filters and whose claim holds, with its limits."""
+    ) -> tuple[dict[str, Any], HostState | None, bool] | None:
+        """The selection of the best host that passes the filters and whose claim holds,
+        the host state to charge (None: nothing to charge here) and whether this request
+        made the claim; or the placement another delivery of the request made (it
+        stands: charged and given back by that delivery alone)."""
         for host, limits in self._passing(spec, filters):
-            if not claim or uuid is None or host.node_id is None:
-                return host, limits
+            selection = {"host": host.host, "nodename": host.nodename, "limits": limits}
+            if not claim:
+                return selection, None, False
+            if uuid is None or host.node_id is None:
+                return selection, host, False
             f = spec.flavor
             wanted = (f.memory_mb, f.root_gb + f.ephemeral_gb, f.vcpus)
-            ok, used = await self.store.allocation_claim(ctxt, uuid, host.node_id, wanted, limits)
+            ok, used, held = await self.store.allocation_claim(
+                ctxt, uuid, host.node_id, wanted, limits
+            )
+            if held is not None:
+                LOG.info("%s was placed on %s by another delivery of its request", uuid, held[0])
+                return {"host": held[0], "nodename": held[1], "limits": None}, None, False
             if ok:
-                return host, limits
+                return selection, host, True
             host.use_allocations(used)  # another scheduler got there first
         return None
 

@@ -125,7 +125,9 @@ async def test_two_schedulers_racing_for_small_hosts_never_overcommit(
 
 async def test_a_claim_that_loses_moves_to_the_next_host(cloud: AllInOne) -> None:
     """The database refuses a claim that no longer fits (another scheduler took the room),
-    returning what the node holds; a claim that fits replaces the build's earlier one."""
+    returning what the node holds. A build placed already keeps its placement (another
+    delivery of its request made it); once it is given back (a reschedule), a claim
+    elsewhere moves it."""
     for host in ("h1", "h2"):
         await cloud.add_compute(host, FakeDriver(vcpus=2, memory_mb=1024))
     nodes = {h: (await cloud.db.compute_node_get_all_by_host(None, h))[0] for h in ("h1", "h2")}
@@ -137,15 +139,22 @@ async def test_a_claim_that_loses_moves_to_the_next_host(cloud: AllInOne) -> Non
     limits = {"memory_mb": 1024 * 1.5}  # fast_config's ratio: 1536 MB; 512 MB reserved
     h1 = nodes["h1"].id
     assert h1 is not None and nodes["h2"].id is not None
+    h2 = nodes["h2"].id
     assert await cloud.db.allocation_claim(None, "uuid-a", h1, (1024, 1, 1), limits) == (
         True,
         (0, 0, 0),
+        None,
     )
-    ok, used = await cloud.db.allocation_claim(None, "uuid-b", h1, (512, 1, 1), limits)
+    ok, used, _ = await cloud.db.allocation_claim(None, "uuid-b", h1, (512, 1, 1), limits)
     assert (ok, used) == (False, (1024, 1, 1))
-    ok, _ = await cloud.db.allocation_claim(None, "uuid-b", nodes["h2"].id, (512, 1, 1), limits)
-    assert ok
-    # Claiming "a" again elsewhere (a reschedule) moves its allocation.
-    assert (await cloud.db.allocation_claim(None, "uuid-a", nodes["h2"].id, (512, 1, 1), {}))[0]
+    ok, _, held = await cloud.db.allocation_claim(None, "uuid-b", h2, (512, 1, 1), limits)
+    assert ok and held is None
+    # "a" claimed again (a repeated select_destinations): where it is placed stands ...
+    again = await cloud.db.allocation_claim(None, "uuid-a", h2, (512, 1, 1), {})
+    assert again == (True, (0, 0, 0), ("h1", "h1"))
+    assert (await cloud.db.allocation_usage_by_node(None))[h1] == (1024, 1, 1)
+    # ... until it is given back (a reschedule): then a claim elsewhere moves it.
+    await cloud.db.allocation_delete(None, "uuid-a")
+    assert (await cloud.db.allocation_claim(None, "uuid-a", h2, (512, 1, 1), {}))[0]
     usage = await cloud.db.allocation_usage_by_node(None)
-    assert usage == {nodes["h2"].id: (1024, 2, 2)}
+    assert usage == {h2: (1024, 2, 2)}

@@ -284,8 +284,8 @@ async def test_a_duplicate_after_part_of_the_request_moved_on(
 ) -> None:
     """The scheduler meets a duplicate request when one of its instances has started on
     its host already: that one gets no selection and keeps its allocation; the others
-    are placed again (their last claim is where their build goes); nothing is given
-    back that the other delivery holds."""
+    keep the placement the first delivery made (where their builds go); nothing is
+    given back that the other delivery holds."""
     for host in ("cmp1", "cmp2"):
         await cloud.add_compute(host)
     assert cloud.api is not None
@@ -309,6 +309,7 @@ async def test_a_duplicate_after_part_of_the_request_moved_on(
     again = await scheduler.select_destinations(ctxt, spec, uuids)
 
     assert again[1] is None and again[0] is not None and again[2] is not None
+    assert [s["host"] for s in (again[0], again[2])] == [first[0]["host"], first[2]["host"]]  # type: ignore[index]
     assert await allocations(cloud, uuids[1]) == [(started_on, 512)]
     for uuid, selected in ((uuids[0], again[0]), (uuids[2], again[2])):
         assert await allocations(cloud, uuid) == [(selected["host"], 512)]
@@ -318,3 +319,30 @@ async def test_a_duplicate_after_part_of_the_request_moved_on(
     with pytest.raises(exception.UnexpectedTaskStateError):
         await scheduler.select_destinations(ctxt, spec, uuids)
     assert len(await cloud.db.engine.fetch("SELECT * FROM allocations")) == 3
+
+
+async def test_a_repeated_select_destinations_keeps_the_first_placement(
+    cloud: AllInOne, ctxt: RequestContext
+) -> None:
+    """select_destinations delivered twice (its request redelivered after a lost ack, to
+    another scheduler), the conductor acting on the first answer: the second delivery
+    keeps the first placement, so every build goes where its selection says and is
+    built once (no build refused as "sent elsewhere" and left waiting)."""
+    for host in ("cmp1", "cmp2"):  # a repeat would choose the other one (more room)
+        await cloud.add_compute(host)
+    assert cloud.api is not None
+    scheduler = _conductor(cloud).compute_task.scheduler
+    call = scheduler.select_destinations
+    answers: list[Any] = []
+
+    async def twice(*args: Any, **kwargs: Any) -> Any:
+        answers.append(await call(*args, **kwargs))
+        answers.append(await call(*args, **kwargs))
+        return answers[0]
+
+    setattr(scheduler, "select_destinations", twice)  # noqa: B010
+    instances, _ = await cloud.api.create(ctxt, "1", IMAGE.id)
+    uuids = [i.uuid for i in instances]
+    await _check_built_once(cloud, uuids)
+    first, second = answers
+    assert [s["host"] for s in second] == [s["host"] for s in first]
