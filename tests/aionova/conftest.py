@@ -21,6 +21,9 @@ FLAVORS = [
     Flavor(flavorid="3", name="m1.medium", memory_mb=4096, vcpus=2, root_gb=40),
     Flavor(flavorid="99", name="m1.huge", memory_mb=1_000_000, vcpus=4, root_gb=10),
 ]
+MakeCloud = Callable[..., Awaitable[AllInOne]]
+"""The ``make_cloud`` fixture: ``cloud = await make_cloud(config)``."""
+
 IMAGE = ImageMeta(id="155d900f-4e14-4e4c-a73d-069cbf4541e6", name="cirros", size=1024)
 
 
@@ -53,9 +56,7 @@ def ctxt() -> RequestContext:
 
 
 @pytest.fixture
-async def make_cloud(
-    tmp_path: Path, databases: DatabaseFactory
-) -> AsyncIterator[Callable[..., Awaitable[AllInOne]]]:
+async def make_cloud(tmp_path: Path, databases: DatabaseFactory) -> AsyncIterator[MakeCloud]:
     """Factory: ``cloud = await make_cloud(config)``; every cloud is stopped at teardown."""
     started: list[AllInOne] = []
 
@@ -73,7 +74,7 @@ async def make_cloud(
 
 
 @pytest.fixture
-async def cloud(make_cloud: Callable[..., Awaitable[AllInOne]]) -> AllInOne:
+async def cloud(make_cloud: MakeCloud) -> AllInOne:
     return await make_cloud()
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 from pathlib import Path
+from typing import Any
 
+import aio_pika
 from aionova.drivers.amqp import parse_url
 from aionova.drivers.amqp.connection import broker_url
 
@@ -25,3 +28,11 @@ def broker_ctl(action: str) -> None:
         timeout=180,
         capture_output=True,
     )
+
+
+async def next_message(queue: aio_pika.abc.AbstractQueue, within: float = 10) -> Any:
+    """The next message on ``queue`` (polled, no consumer), within ``within`` seconds."""
+    async with asyncio.timeout(within):
+        while (message := await queue.get(no_ack=True, fail=False)) is None:
+            await asyncio.sleep(0.02)
+    return message

@@ -13,6 +13,7 @@ import pytest
 from aionova.drivers.amqp import AmqpDriver
 from aionova.rpc import RPCClient, Target, get_rpc_server
 from aionova.rpc._transport import Transport
+from amqp_helpers import next_message
 
 pytestmark = pytest.mark.rabbit
 
@@ -41,15 +42,6 @@ def oslo_message(body: bytes, **props: Any) -> aio_pika.Message:
     return aio_pika.Message(
         body, content_type="application/json", content_encoding="utf-8", **props
     )
-
-
-async def next_message(queue: aio_pika.abc.AbstractQueue, within: float = 10) -> Any:
-    async with asyncio.timeout(within):
-        while True:
-            message = await queue.get(no_ack=True, fail=False)
-            if message is not None:
-                return message
-            await asyncio.sleep(0.02)
 
 
 async def test_listen_declares_exactly_oslo_topology(

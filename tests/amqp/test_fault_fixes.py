@@ -25,19 +25,10 @@ from aionova.rpc import (
     get_rpc_transport,
 )
 from aionova.rpc._envelope import decode_reply, encode_reply
-from amqp_helpers import amqp_url
+from amqp_helpers import amqp_url, next_message
 from pamqp.commands import Basic
 
 pytestmark = pytest.mark.rabbit
-
-
-async def next_message(queue: aio_pika.abc.AbstractQueue, within: float = 10) -> Any:
-    async with asyncio.timeout(within):
-        while True:
-            message = await queue.get(no_ack=True, fail=False)
-            if message is not None:
-                return message
-            await asyncio.sleep(0.02)
 
 
 def returned(caplog: pytest.LogCaptureFixture) -> int:

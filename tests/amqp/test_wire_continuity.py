@@ -7,7 +7,6 @@ A client of ours rebuilds the same class from both, never a ``RemoteError``.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 import aio_pika
 import pytest
 from aionova.rpc import errors
+from amqp_helpers import next_message
 
 from aionova import rpc
 
@@ -35,13 +35,6 @@ def _unwrap(body: bytes) -> dict[str, Any]:
     return message
 
 
-async def _next(queue: aio_pika.abc.AbstractQueue, within: float = 10) -> Any:
-    async with asyncio.timeout(within):
-        while (message := await queue.get(no_ack=True, fail=False)) is None:
-            await asyncio.sleep(0.02)
-    return message
-
-
 async def _raw_call(
     channel: aio_pika.abc.AbstractChannel, topic: str, method: str, **extra: Any
 ) -> dict[str, Any]:
@@ -52,7 +45,7 @@ async def _raw_call(
     request["_unique_id"] = uuid.uuid4().hex
     message = aio_pika.Message(_wrap(request), content_type="application/json")
     await channel.default_exchange.publish(message, routing_key=topic)
-    reply = _unwrap((await _next(reply_q)).body)
+    reply = _unwrap((await next_message(reply_q)).body)
     assert reply["_msg_id"] == msg_id and reply["ending"] is True
     record: dict[str, Any] = json.loads(reply["failure"])
     return record

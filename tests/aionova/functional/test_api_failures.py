@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -13,15 +13,13 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from aionova.api import create_app
 from aionova.db import Database
-from aionova.deployment import AllInOne
+from tests.aionova.conftest import MakeCloud
 
 ADMIN = {"X-Auth-Token": "notused", "OpenStack-API-Version": "compute 2.60"}
 
 
 @pytest.fixture
-async def broken(
-    make_cloud: Callable[..., Awaitable[AllInOne]], tmp_path: Path
-) -> AsyncIterator[TestClient[Any, Any]]:
+async def broken(make_cloud: MakeCloud, tmp_path: Path) -> AsyncIterator[TestClient[Any, Any]]:
     """The REST app on a database that fails every query (opened, then closed)."""
     cloud = await make_cloud()
     assert cloud.api is not None
@@ -32,7 +30,7 @@ async def broken(
 
 
 async def test_unknown_server_is_404(
-    make_cloud: Callable[..., Awaitable[AllInOne]],
+    make_cloud: MakeCloud,
 ) -> None:
     cloud = await make_cloud()
     assert cloud.api is not None

@@ -4,7 +4,6 @@ notifications that never stand in an operation's way."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import msgspec
@@ -15,12 +14,11 @@ from aionova import rpc
 from aionova.cmd.main import main
 from aionova.compute.manager import ComputeManager
 from aionova.context import RequestContext
-from aionova.deployment import AllInOne
 from aionova.notifications import OsloMessagingNotificationsOpts
 from aionova.notifications.settings import NotificationDriverName
 from aionova.states import vm_states
 from aionova.virt.fake import FakeDriver
-from tests.aionova.conftest import IMAGE, boot, fast_config, wait_state
+from tests.aionova.conftest import IMAGE, MakeCloud, boot, fast_config, wait_state
 from tests.aionova.functional.test_evacuate import ADMIN, force_down
 from tests.aionova.notifying import (
     BOOT,
@@ -32,8 +30,6 @@ from tests.aionova.notifying import (
     wait_moved,
     with_notifications,
 )
-
-MakeCloud = Callable[..., Awaitable[AllInOne]]
 
 
 def test_settings_have_novas_names_and_defaults() -> None:

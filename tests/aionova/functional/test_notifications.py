@@ -8,15 +8,12 @@ order, from Nova's publishers, at Nova's priorities.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 import msgspec
 import pytest
 
 from aionova.context import RequestContext
-from aionova.deployment import AllInOne
 from aionova.states import vm_states
-from tests.aionova.conftest import IMAGE, boot, wait_settled, wait_state
+from tests.aionova.conftest import IMAGE, MakeCloud, boot, wait_settled, wait_state
 from tests.aionova.functional.test_evacuate import ADMIN, force_down
 from tests.aionova.notifying import (
     BOOT,
@@ -36,7 +33,6 @@ from tests.aionova.notifying import (
 )
 
 FORMATS = ["unversioned", "versioned", "both"]
-MakeCloud = Callable[..., Awaitable[AllInOne]]
 
 
 def publishers_are_novas(seen: list, host: str) -> None:

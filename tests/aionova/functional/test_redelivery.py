@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,6 +24,7 @@ from aionova.service import Service
 from aionova.states import task_states, vm_states
 from tests.aionova.conftest import (
     IMAGE,
+    MakeCloud,
     boot,
     fast_config,
     seed,
@@ -46,8 +46,6 @@ from tests.aionova.notifying import (
     with_notifications,
 )
 from tests.conftest import DatabaseFactory
-
-MakeCloud = Callable[..., Awaitable[AllInOne]]
 
 
 def deliver_twice(client: Any, method: str) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid as uuidlib
-from collections.abc import Awaitable, Callable
 
 import msgspec
 
@@ -19,10 +18,9 @@ from aionova.db.rows import fmt_time
 from aionova.deployment import AllInOne
 from aionova.objects import Instance, Migration, RequestSpec
 from aionova.states import task_states, vm_states
-from tests.aionova.conftest import FLAVORS, IMAGE, boot, fast_config, wait_state
+from tests.aionova.conftest import FLAVORS, IMAGE, MakeCloud, boot, fast_config, wait_state
 
 ADMIN = get_admin_context()
-MakeCloud = Callable[..., Awaitable[AllInOne]]
 
 
 def recovering(timeout: float = 5.0, interval: float = 3600.0) -> Config:
