@@ -80,10 +80,16 @@ class Runner:
         LOG.info("stopped")
 
 
+#: aiohttp's default access line plus how long the request took, as Nova's API logs it.
+ACCESS_LOG = '%a %t "%r" %s %b "%{Referer}i" "%{User-Agent}i" time: %Tf'
+
+
 async def start_api(runner: Runner, api: API, db: Database, opts: ApiOpts) -> str:
     """Serve the REST API; returns its base URL."""
     app = create_app(api, db, opts)
-    web_runner = web.AppRunner(app, access_log=logging.getLogger("aionova.api.access"))
+    web_runner = web.AppRunner(
+        app, access_log=logging.getLogger("aionova.api.access"), access_log_format=ACCESS_LOG
+    )
     await web_runner.setup()
     site = web.TCPSite(web_runner, opts.listen, opts.port, shutdown_timeout=5.0)
     await site.start()

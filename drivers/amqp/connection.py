@@ -170,7 +170,11 @@ class Connector:
                 raise
             raise ConnectionError("the connection was dropped while opening") from exc
 
-    async def _run_setups(self, conn: AbstractConnection) -> None:
+    async def _run_setups(self, conn: AbstractConnection) -> bool:
+        """Run every setup on ``conn``; False when one failed for a connection-level
+        reason (a channel the broker closed, a declaration that timed out while a
+        quorum queue elects its leader): then the connection is no good for it."""
+        ok = True
         async with self._setup_lock:
             for setup in list(self._setups):
                 try:
@@ -181,7 +185,15 @@ class Connector:
                     if not (isinstance(exc, Exception) or is_library_cancellation(exc)):
                         raise
                     error = map_exception(exc, "redeclaring and consuming")
-                    LOG.error("AMQP %s: re-setup after reconnect failed: %s", self._role, error)
+                    retried = is_connection_error(exc)
+                    LOG.error(
+                        "AMQP %s: re-setup after reconnect failed: %s%s",
+                        self._role,
+                        error,
+                        "; reconnecting to try again" if retried else "",
+                    )
+                    ok = ok and not retried
+        return ok
 
     async def _run(self) -> None:
         attempt = 0
@@ -233,7 +245,13 @@ class Connector:
             else:
                 LOG.info("AMQP %s: connected to %s:%d", self._role, host.host, host.port)
             self.connects += 1
-            await self._run_setups(conn)
+            if not await self._run_setups(conn):
+                # A listener left unsubscribed would stop consuming for good: drop this
+                # connection and set everything up again on a new one, after the back-off.
+                await self._close_quietly(conn)
+                self._settle(ConnectionLost("re-setup after reconnect failed"))
+                await asyncio.sleep(self._settings.backoff(attempt))
+                continue
             attempt, untried = 0, len(self._hosts)
             self._cycle.connected(host)
             self._connection, self._host = conn, host
@@ -256,7 +274,13 @@ class Connector:
                 await task
         conn, self._connection = self._connection, None
         self._ready.clear()
-        if conn is not None and not conn.is_closed:
-            with contextlib.suppress(*LIBRARY_ERRORS):
-                async with asyncio.timeout(self._settings.connect_timeout):
-                    await conn.close()
+        if conn is not None:
+            await self._close_quietly(conn)
+
+    async def _close_quietly(self, conn: AbstractConnection) -> None:
+        """Close ``conn`` (bounded); a connection that is gone already is no error."""
+        if conn.is_closed:
+            return
+        with contextlib.suppress(*LIBRARY_ERRORS):
+            async with asyncio.timeout(self._settings.connect_timeout):
+                await conn.close()

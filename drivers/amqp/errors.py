@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from typing import Protocol
 
 import aiormq.exceptions as amqp_exc
+from aio_pika.abc import AbstractConnection
 from aionova.rpc.errors import MessageUndeliverable, MessagingException, TransportError
 
 
@@ -86,9 +87,19 @@ def lost_if_closed(*parts: _Closable) -> Iterator[None]:
     except RuntimeError as exc:
         if isinstance(exc, amqp_exc.ChannelInvalidStateError):
             raise
-        if not any(part.is_closed for part in parts):
+        if not any(_is_closed(part) for part in parts):
             raise
         raise ConnectionLost(f"the connection or channel closed: {exc}") from exc
+
+
+def _is_closed(part: _Closable) -> bool:
+    """Closed, or an aio-pika connection whose aiormq connection the broker closed
+    (aio-pika marks itself closed only when it is closed by us)."""
+    if part.is_closed:
+        return True
+    if isinstance(part, AbstractConnection) and part.transport is not None:
+        return part.transport.connection.is_closed
+    return False
 
 
 def being_cancelled() -> bool:

@@ -13,8 +13,10 @@ import aio_pika
 import aiormq
 import pytest
 from aionova.drivers.amqp import AmqpDriver
+from aionova.drivers.amqp.connection import Connector
 from aionova.drivers.amqp.errors import ConnectionLost, is_connection_error, lost_if_closed
 from aionova.drivers.amqp.naming import DEFAULT_EXCHANGE
+from aionova.drivers.amqp.settings import parse_url
 from aionova.rpc import (
     MessageDeliveryFailure,
     MessagingTimeout,
@@ -221,6 +223,83 @@ async def test_a_closed_connections_runtime_error_is_a_lost_connection(rabbit_ur
         lost_if_closed(connection),
     ):
         connection.channel()
+
+
+async def test_a_channel_on_a_connection_the_broker_closed_is_a_lost_connection(
+    rabbit_url: str,
+) -> None:
+    """The broker closed the connection (a node stopping): aio-pika still calls itself
+    open, aiormq refuses a channel with a plain RuntimeError; that is a lost connection."""
+    connection = await aio_pika.connect(amqp_url(rabbit_url))
+    try:
+        assert connection.transport is not None
+        await connection.transport.connection.close()  # as the broker's Connection.Close does
+        assert not connection.is_closed
+        with pytest.raises(ConnectionLost, match="closed"), lost_if_closed(connection):
+            await connection.channel()
+    finally:
+        await connection.close()
+
+
+async def test_a_re_setup_that_fails_on_the_channel_is_tried_again_on_a_new_connection(
+    rabbit_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A subscription whose re-setup after a reconnect fails for a connection-level
+    reason (a declaration timing out while a quorum queue elects its leader) is set up
+    again on a new connection, not left unsubscribed while the connection stays open."""
+    connector = Connector(parse_url(rabbit_url + "?rabbit_retry_interval=0.1"), "consume")
+    runs: list[int] = []
+    again = asyncio.Event()
+
+    async def setup(conn: aio_pika.abc.AbstractConnection) -> None:
+        runs.append(connector.connects)
+        if len(runs) == 2:  # the first re-setup, on a connection that is still open
+            raise TimeoutError("queue.declare: no answer within 10s")
+        if len(runs) == 3:
+            again.set()
+
+    try:
+        await connector.add_setup(setup)
+        first = await connector.get()
+        assert first.transport is not None
+        await first.transport.connection.close()  # as the broker's Connection.Close does
+        async with asyncio.timeout(10):
+            await again.wait()
+        assert runs == [1, 2, 3]  # the failed re-setup's connection was replaced
+        assert (await connector.get()) is not first
+        assert any("reconnecting to try again" in r.getMessage() for r in caplog.records)
+    finally:
+        await connector.close()
+
+
+async def test_a_re_setup_that_fails_for_another_reason_is_logged_not_looped(
+    rabbit_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A setup failing for a reason a new connection cannot cure (a bug, a declaration
+    conflict) is logged once; the connection and the other setups go on."""
+    connector = Connector(parse_url(rabbit_url + "?rabbit_retry_interval=0.1"), "consume")
+    runs: list[int] = []
+
+    async def broken(conn: aio_pika.abc.AbstractConnection) -> None:
+        runs.append(connector.connects)
+        if len(runs) > 1:
+            raise ValueError("a bug in the setup")
+
+    try:
+        await connector.add_setup(broken)
+        first = await connector.get()
+        assert first.transport is not None
+        await first.transport.connection.close()
+        async with asyncio.timeout(10):
+            while connector.connects < 2 or not connector.is_connected:
+                await asyncio.sleep(0.05)
+        second = await connector.get()
+        assert runs == [1, 2] and connector.connects == 2
+        assert not second.is_closed
+        failed = [r for r in caplog.records if "re-setup after reconnect failed" in r.getMessage()]
+        assert len(failed) == 1 and "a bug in the setup" in failed[0].getMessage()
+    finally:
+        await connector.close()
 
 
 @pytest.mark.parametrize(

@@ -68,6 +68,32 @@ def start_replicated(
     return plane
 
 
+def problems(plane: ControlPlane, last: int = 40) -> str:
+    """What a failing cluster test shows: each daemon's last warnings and errors, and
+    its requests that took over 5 s (the access line ends ``time: SECONDS``)."""
+    out = []
+    for daemon in plane.daemons:
+        lines = daemon.log.read_text(errors="replace").splitlines()
+        picked = [
+            line[:300]
+            for line in lines
+            if " WARNING " in line or " ERROR " in line or _slow_request(line, 5.0)
+        ]
+        if picked:
+            out.append(f"--- {daemon.host}\n" + "\n".join(picked[-last:]))
+    return "\n".join(out)
+
+
+def _slow_request(line: str, seconds: float) -> bool:
+    head, sep, took = line.rpartition(" time: ")
+    if not sep or "aionova.api.access" not in head:
+        return False
+    try:
+        return float(took) > seconds
+    except ValueError:
+        return False
+
+
 def running(plane: ControlPlane) -> Iterator[ControlPlane]:
     """Yield ``plane``; stop it after, every daemon ending cleanly and without traceback."""
     try:
@@ -80,10 +106,10 @@ def running(plane: ControlPlane) -> Iterator[ControlPlane]:
     assert set(codes.values()) == {0}, codes
 
 
-def boot(api_url: str, name: str, flavor: str = TINY) -> str | None:
+def boot(api_url: str, name: str, flavor: str = TINY, timeout: float = 30.0) -> str | None:
     """POST /servers; the new server's id (None when the API refused it)."""
     spec = {"name": name, "imageRef": CIRROS, "flavorRef": flavor, "networks": "none"}
-    status, body = rest(api_url, "POST", "/servers", {"server": spec})
+    status, body = rest(api_url, "POST", "/servers", {"server": spec}, timeout=timeout)
     return str(body["server"]["id"]) if status == 202 else None
 
 
