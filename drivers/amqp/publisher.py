@@ -28,6 +28,7 @@ from aionova.drivers.amqp.retrying import with_retries
 from aionova.drivers.amqp.settings import AmqpSettings
 from aionova.drivers.amqp.topology import Declarer
 from aiormq.abc import DeliveredMessage
+from aiormq.exceptions import DeliveryError, PublishError
 from pamqp.commands import Basic
 
 LOG = logging.getLogger(__name__)
@@ -198,20 +199,50 @@ class Publisher:
             if confirmed is None:
                 await self.wait_backlog()
                 return
-            async with asyncio.timeout(self._settings.connect_timeout):
-                await confirmed
+            try:
+                async with asyncio.timeout(self._settings.connect_timeout):
+                    await confirmed
+            except DeliveryError as exc:
+                await self._retire_if_nacked(exc, fast)
+                raise
             return
         # Mandatory and confirmed: aio-pika's channel matches a return to its publish.
         channel = await self._get_channel(exchange)
         underlay = await channel.get_underlay_channel()
-        await underlay.basic_publish(
-            body,
-            exchange=exchange.name,
-            routing_key=routing_key,
-            properties=stamped(props or _default_properties(None)),
-            mandatory=mandatory,
-            timeout=self._settings.connect_timeout,
-        )
+        try:
+            await underlay.basic_publish(
+                body,
+                exchange=exchange.name,
+                routing_key=routing_key,
+                properties=stamped(props or _default_properties(None)),
+                mandatory=mandatory,
+                timeout=self._settings.connect_timeout,
+            )
+        except DeliveryError as exc:
+            await self._retire_if_nacked(exc, channel)
+            raise
+
+    async def _retire_if_nacked(
+        self, exc: DeliveryError, channel: FastChannel | AbstractChannel
+    ) -> None:
+        """The broker refused a publish (``Basic.Nack``): the next attempt gets a new channel.
+
+        A quorum queue whose leader was on a node that stopped can keep refusing what
+        comes through a channel opened before the failover, while a new channel to the
+        same node is served by the new leader. (A returned mandatory message is no nack:
+        the channel is fine.)
+        """
+        if isinstance(exc, PublishError):
+            return
+        LOG.warning("AMQP: the broker refused a publish; opening a new channel for the next")
+        if isinstance(channel, FastChannel):
+            if self._fast.get(channel.publisher_confirms) is channel:
+                del self._fast[channel.publisher_confirms]
+        elif self._channel is channel:
+            self._channel = None
+        with contextlib.suppress(*LIBRARY_ERRORS):
+            async with asyncio.timeout(self._settings.connect_timeout):
+                await channel.close()
 
     async def publish(
         self,

@@ -16,6 +16,7 @@ from aionova.drivers.amqp import AmqpDriver
 from aionova.drivers.amqp.connection import Connector
 from aionova.drivers.amqp.errors import ConnectionLost, is_connection_error, lost_if_closed
 from aionova.drivers.amqp.naming import DEFAULT_EXCHANGE
+from aionova.drivers.amqp.publisher import Publisher
 from aionova.drivers.amqp.settings import parse_url
 from aionova.rpc import (
     MessageDeliveryFailure,
@@ -299,6 +300,45 @@ async def test_a_re_setup_that_fails_for_another_reason_is_logged_not_looped(
         failed = [r for r in caplog.records if "re-setup after reconnect failed" in r.getMessage()]
         assert len(failed) == 1 and "a bug in the setup" in failed[0].getMessage()
     finally:
+        await connector.close()
+
+
+@pytest.mark.parametrize("mandatory", [False, True])
+async def test_a_publish_the_broker_refuses_is_tried_again_on_a_new_channel(
+    rabbit_url: str,
+    raw_channel: aio_pika.abc.AbstractChannel,
+    caplog: pytest.LogCaptureFixture,
+    mandatory: bool,
+) -> None:
+    """A ``Basic.Nack`` (here a full queue with ``reject-publish``; after a failover, a
+    quorum queue refusing what comes through a channel opened before it) retires the
+    channel: each attempt goes through a new one, and so does the next publish."""
+    name = f"full-{uuid.uuid4().hex[:8]}"
+    queue = await raw_channel.declare_queue(
+        name, auto_delete=True, arguments={"x-max-length": 1, "x-overflow": "reject-publish"}
+    )
+    settings = parse_url(rabbit_url + "?rabbit_retry_interval=0.05")
+    connector = Connector(settings, "publish")
+    publisher = Publisher(connector, settings)
+
+    def channel() -> object:
+        return publisher._channel if mandatory else publisher._fast.get(True)
+
+    try:
+        await publisher.publish(DEFAULT_EXCHANGE, name, b"1", None, mandatory=mandatory)
+        first = channel()
+        with pytest.raises(MessageDeliveryFailure, match="gave up after 2 attempt"):
+            await publisher.publish(
+                DEFAULT_EXCHANGE, name, b"2", None, mandatory=mandatory, retry=1
+            )
+        refused = [r for r in caplog.records if "refused a publish" in r.getMessage()]
+        assert len(refused) == 2  # both attempts, each on its own channel
+        assert channel() is None and first is not None
+        await queue.purge()
+        await publisher.publish(DEFAULT_EXCHANGE, name, b"3", None, mandatory=mandatory)
+        assert channel() is not None and channel() is not first
+    finally:
+        await publisher.close()
         await connector.close()
 
 
