@@ -68,7 +68,7 @@ def start_replicated(
     return plane
 
 
-def problems(plane: ControlPlane, last: int = 40) -> str:
+def problems(plane: ControlPlane, last: int = 15) -> str:
     """What a failing cluster test shows: each daemon's last warnings and errors, and
     its requests that took over 5 s (the access line ends ``time: SECONDS``)."""
     out = []
