@@ -27,8 +27,8 @@ from collections.abc import Awaitable, Callable
 import aio_pika
 from aio_pika.abc import AbstractConnection
 from aionova.drivers.amqp.errors import (
-    LIBRARY_ERRORS,
     ConnectionLost,
+    close_quietly,
     is_connection_error,
     is_library_cancellation,
     map_exception,
@@ -248,7 +248,7 @@ class Connector:
             if not await self._run_setups(conn):
                 # A listener left unsubscribed would stop consuming for good: drop this
                 # connection and set everything up again on a new one, after the back-off.
-                await self._close_quietly(conn)
+                await close_quietly(conn, self._settings.connect_timeout)
                 self._settle(ConnectionLost("re-setup after reconnect failed"))
                 await asyncio.sleep(self._settings.backoff(attempt))
                 continue
@@ -275,12 +275,4 @@ class Connector:
         conn, self._connection = self._connection, None
         self._ready.clear()
         if conn is not None:
-            await self._close_quietly(conn)
-
-    async def _close_quietly(self, conn: AbstractConnection) -> None:
-        """Close ``conn`` (bounded); a connection that is gone already is no error."""
-        if conn.is_closed:
-            return
-        with contextlib.suppress(*LIBRARY_ERRORS):
-            async with asyncio.timeout(self._settings.connect_timeout):
-                await conn.close()
+            await close_quietly(conn, self._settings.connect_timeout)

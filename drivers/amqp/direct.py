@@ -32,9 +32,9 @@ import logging
 
 from aio_pika.abc import AbstractConnection
 from aionova.drivers.amqp.connection import Connector
-from aionova.drivers.amqp.errors import ConnectionLost, lost_if_closed, translated
+from aionova.drivers.amqp.errors import ConnectionLost, close_quietly, lost_if_closed, translated
 from aionova.drivers.amqp.fastchannel import FastChannel, open_fast_channel
-from aionova.drivers.amqp.listener import accept, close_quietly
+from aionova.drivers.amqp.listener import accept
 from aionova.drivers.amqp.naming import DIRECT_REPLY_PREFIX, DIRECT_REPLY_QUEUE
 from aionova.drivers.amqp.settings import AmqpSettings
 from aionova.rpc.driver import ReplyHandler

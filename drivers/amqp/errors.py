@@ -13,10 +13,11 @@ under ``retry=None``: it surfaces at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from contextlib import contextmanager
-from typing import Protocol
+from typing import Any, Protocol
 
 import aiormq.exceptions as amqp_exc
 from aio_pika.abc import AbstractConnection
@@ -90,6 +91,19 @@ def lost_if_closed(*parts: _Closable) -> Iterator[None]:
         if not any(_is_closed(part) for part in parts):
             raise
         raise ConnectionLost(f"the connection or channel closed: {exc}") from exc
+
+
+class _Closing(_Closable, Protocol):
+    def close(self) -> Awaitable[Any]: ...
+
+
+async def close_quietly(part: _Closing, timeout: float) -> None:
+    """Close a channel or connection (bounded); one that is gone already is no error."""
+    if part.is_closed:
+        return
+    with contextlib.suppress(*LIBRARY_ERRORS):
+        async with asyncio.timeout(timeout):
+            await part.close()
 
 
 def _is_closed(part: _Closable) -> bool:

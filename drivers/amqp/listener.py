@@ -12,10 +12,15 @@ import asyncio
 import contextlib
 import logging
 
-import aiormq
 from aio_pika.abc import AbstractChannel, AbstractConnection
 from aionova.drivers.amqp.connection import Connector
-from aionova.drivers.amqp.errors import LIBRARY_ERRORS, being_cancelled, lost_if_closed, translated
+from aionova.drivers.amqp.errors import (
+    LIBRARY_ERRORS,
+    being_cancelled,
+    close_quietly,
+    lost_if_closed,
+    translated,
+)
 from aionova.drivers.amqp.fastchannel import FastChannel, open_fast_channel
 from aionova.drivers.amqp.messages import BadMessage, body_of
 from aionova.drivers.amqp.naming import QueueSpec
@@ -26,16 +31,6 @@ from aionova.rpc.driver import MessageHandler
 from aiormq.abc import DeliveredMessage
 
 LOG = logging.getLogger(__name__)
-
-
-async def close_quietly(
-    channel: AbstractChannel | aiormq.abc.AbstractChannel, timeout: float
-) -> None:
-    if channel.is_closed:
-        return
-    with contextlib.suppress(*LIBRARY_ERRORS):
-        async with asyncio.timeout(timeout):
-            await channel.close()
 
 
 class AmqpDelivery:

@@ -13,14 +13,13 @@ A mandatory message the broker returns comes back to ``on_returned``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import copy
 import logging
 import random
 
 from aio_pika.abc import AbstractChannel, AbstractConnection
 from aionova.drivers.amqp.connection import Connector
-from aionova.drivers.amqp.errors import LIBRARY_ERRORS, ConnectionLost, lost_if_closed
+from aionova.drivers.amqp.errors import ConnectionLost, close_quietly, lost_if_closed
 from aionova.drivers.amqp.fastchannel import FastChannel, Handler, open_fast_channel
 from aionova.drivers.amqp.messages import properties
 from aionova.drivers.amqp.naming import ExchangeSpec
@@ -240,9 +239,7 @@ class Publisher:
                 del self._fast[channel.publisher_confirms]
         elif self._channel is channel:
             self._channel = None
-        with contextlib.suppress(*LIBRARY_ERRORS):
-            async with asyncio.timeout(self._settings.connect_timeout):
-                await channel.close()
+        await close_quietly(channel, self._settings.connect_timeout)
 
     async def publish(
         self,
@@ -278,11 +275,7 @@ class Publisher:
             if fast.is_closed:
                 continue
             await fast.outbox.flush(self._settings.connect_timeout)
-            with contextlib.suppress(*LIBRARY_ERRORS):
-                async with asyncio.timeout(self._settings.connect_timeout):
-                    await fast.close()
+            await close_quietly(fast, self._settings.connect_timeout)
         channel, self._channel = self._channel, None
-        if channel is not None and not channel.is_closed:
-            with contextlib.suppress(*LIBRARY_ERRORS):
-                async with asyncio.timeout(self._settings.connect_timeout):
-                    await channel.close()
+        if channel is not None:
+            await close_quietly(channel, self._settings.connect_timeout)

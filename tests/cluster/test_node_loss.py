@@ -131,10 +131,13 @@ class Storm(threading.Thread):
         target = len(self.ids) + count
 
         def posted() -> bool:
-            assert not self.failed, f"{self.failed}\n{problems(self.dep.plane)}"
+            assert not self.failed, self.failed
             return len(self.ids) >= target
 
-        wait_for(posted, f"{count} more servers posted\n{problems(self.dep.plane)}", timeout)
+        try:
+            wait_for(posted, f"{count} more servers posted", timeout)
+        except AssertionError as exc:  # read the daemons' logs only when it failed
+            raise AssertionError(f"{exc}\n{problems(self.dep.plane)}") from None
 
     def stop(self) -> None:
         self._halt.set()
